@@ -1,0 +1,12 @@
+"""The /api/v1 router: every resource router is included here, once."""
+
+from fastapi import APIRouter
+
+from app.auth.router import router as auth_router
+from app.auth.router import users_router
+from app.communities.router import router as communities_router
+from app.core.audit_router import router as audit_router
+
+api_router = APIRouter(prefix="/api/v1")
+for router in (auth_router, users_router, communities_router, audit_router):
+    api_router.include_router(router)

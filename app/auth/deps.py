@@ -1,0 +1,81 @@
+"""FastAPI dependencies: the database session and the calling principal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import Role, User
+from app.auth.principal import Principal
+from app.auth.tokens import InvalidToken, TokenService
+from app.communities.models import CommunityFacilitator
+from app.core.db import get_session
+from app.core.errors import Unauthorized
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token", auto_error=False, scheme_name="OAuth2Password"
+)
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# Loaders for principals that are not users (service accounts register one).
+PrincipalLoader = Callable[[AsyncSession, uuid.UUID, int], Awaitable[Principal | None]]
+principal_loaders: list[PrincipalLoader] = []
+
+_assigned = (
+    select(func.coalesce(func.array_agg(CommunityFacilitator.community_id), []))
+    .where(CommunityFacilitator.user_id == User.id)
+    .scalar_subquery()
+)
+
+async def load_user_principal(
+    session: AsyncSession, user_id: uuid.UUID, issued_at: int
+) -> Principal | None:
+    """One query: the user, its state and its assignments, read fresh on every request
+    so that disabling a user or changing its role takes effect at once."""
+    stmt = select(
+        User.id, User.role, User.organization_id, User.is_active, User.tokens_valid_after,
+        User.email, User.full_name, _assigned,
+    ).where(User.id == user_id, User.deleted_at.is_(None))
+    row = (await session.execute(stmt)).first()
+    if row is None or not row.is_active:
+        return None
+    if row.tokens_valid_after is not None and issued_at < int(row.tokens_valid_after.timestamp()):
+        return None
+    return Principal(
+        id=row.id, kind="user", role=Role(row.role), organization_id=row.organization_id,
+        community_ids=frozenset(row[-1] or ()), email=row.email, full_name=row.full_name,
+    )
+
+
+async def get_principal(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    if not token:
+        raise Unauthorized("authentication required")
+    tokens: TokenService = request.app.state.tokens
+    try:
+        claims = tokens.verify(token)
+        subject = uuid.UUID(claims.subject)
+    except (InvalidToken, ValueError) as exc:
+        raise Unauthorized("the access token is invalid or expired") from exc
+    principal = await load_user_principal(session, subject, claims.issued_at)
+    for loader in principal_loaders:
+        if principal is not None:
+            break
+        principal = await loader(session, subject, claims.issued_at)
+    if principal is None:
+        raise Unauthorized("the access token is invalid or expired")
+    request.state.principal_id = str(principal.id)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

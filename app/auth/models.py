@@ -1,0 +1,84 @@
+"""Tables of authentication: users, refresh tokens, login failures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime, Index, func, text
+from sqlmodel import Field, SQLModel
+
+from app.core.models import IdMixin, ResourceMixin, enum_check, utcnow
+
+
+class Role(StrEnum):
+    admin = "admin"
+    coordinator = "coordinator"
+    facilitator = "facilitator"
+    analyst = "analyst"
+    partner = "partner"
+
+
+class User(ResourceMixin, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        enum_check("role", Role),
+        Index("uq_users_email_live", text("lower(email)"), unique=True,
+              postgresql_where=text("deleted_at IS NULL")),
+    )
+
+    email: str = Field(max_length=254, nullable=False)
+    full_name: str = Field(max_length=200, nullable=False)
+    role: str = Field(max_length=20, nullable=False)
+    # The partner organisation of a partner user; the foreign key arrives with partners.
+    organization_id: uuid.UUID | None = Field(default=None, nullable=True, index=True)
+    password_hash: str = Field(max_length=255, nullable=False)
+    is_active: bool = Field(
+        default=True, nullable=False, sa_column_kwargs={"server_default": "true"}
+    )
+    # Access tokens issued before this instant are refused (set by logout).
+    tokens_valid_after: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+    )
+    last_login_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+    )
+
+
+class RefreshToken(IdMixin, table=True):
+    """One opaque refresh token; a family is the chain of rotations from one login."""
+
+    __tablename__ = "refresh_tokens"
+
+    family_id: uuid.UUID = Field(nullable=False, index=True)
+    user_id: uuid.UUID = Field(
+        foreign_key="users.id", nullable=False, index=True, ondelete="CASCADE"
+    )
+    token_hash: str = Field(max_length=64, nullable=False, unique=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False,  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": func.now()},
+    )
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)  # type: ignore[call-overload]
+    rotated_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+    )
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed login, kept for the throttling window; shared by every worker."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "account:<sha256 of the lower-cased email>" or "address:<client address>"
+    key: str = Field(max_length=100, nullable=False)
+    at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False,  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": func.now()},
+    )

@@ -1,0 +1,56 @@
+"""Wire schemas of auth and users."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, Field
+
+from app.auth.models import Role
+from app.core.schemas import InputModel, ReadModel
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = Field("bearer", examples=["bearer"])
+    expires_in: int = Field(examples=[900])
+    refresh_token: str | None = None
+
+
+class Me(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(examples=["user"])
+    role: Role
+    email: str | None = None
+    full_name: str | None = None
+    organization_id: uuid.UUID | None = None
+    community_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="Facilitators: the communities assigned to them."
+    )
+
+
+class UserCreate(InputModel):
+    email: EmailStr = Field(examples=["siti.rahma@berdaya.example"])
+    full_name: str = Field(min_length=1, max_length=200, examples=["Siti Rahmawati"])
+    role: Role
+    organization_id: uuid.UUID | None = None
+    password: str = Field(min_length=10, max_length=256, examples=["correct-horse-battery"])
+    is_active: bool = True
+
+
+class UserUpdate(InputModel):
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    organization_id: uuid.UUID | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=256)
+
+
+class UserRead(ReadModel):
+    email: str
+    full_name: str
+    role: Role
+    organization_id: uuid.UUID | None
+    is_active: bool
+    last_login_at: datetime | None

@@ -1,0 +1,199 @@
+"""The ``berdaya`` command: serve, migrate, create-user, seed-demo, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from app.core.config import Settings, get_settings
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+
+
+def _database_url(settings: Settings) -> str:
+    """The configured database, or the embedded one under the data folder (started here)."""
+    if settings.database_url:
+        return settings.database_url
+    from app.core.db import start_embedded
+
+    url = start_embedded(settings.data_dir)
+    os.environ["DATABASE_URL"] = url  # workers and Alembic inherit it
+    settings.database_url = url
+    return url
+
+
+def migrate(settings: Settings) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from app.main import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["configure_logger"] = False
+    config.cmd_opts = argparse.Namespace(x=[f"url={_database_url(settings)}"])
+    command.upgrade(config, "head")
+
+
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    from app.core.db import Database, create_engine
+
+    database = Database(create_engine(settings, _database_url(settings)))
+    try:
+        async with database.sessions() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await database.dispose()
+
+
+def bootstrap_admin(settings: Settings) -> None:
+    """Create the first admin when there are no users; print a generated password once."""
+    from app import db_models  # noqa: F401
+    from app.auth import service
+    from app.auth.models import Role
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        if await service.count_users(session):
+            return None
+        email = settings.admin_email or "admin@berdaya.local"
+        password = settings.admin_password or secrets.token_urlsafe(18)
+        await service.create_user(
+            session, email=email, full_name="Administrator", role=Role.admin, password=password
+        )
+        return email, password, settings.admin_password is None
+
+    created = asyncio.run(_with_session(settings, work))
+    if created:
+        email, password, generated = created
+        print(f"First admin created: {email}", file=sys.stderr)
+        if generated:
+            print(f"Generated password (shown once): {password}", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    settings.ensure_secrets()
+    _database_url(settings)
+    migrate(settings)
+    bootstrap_admin(settings)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level="warning",
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    migrate(get_settings())
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from app import db_models  # noqa: F401
+    from app.auth import service
+    from app.auth.models import Role
+    from app.core.errors import AppError
+
+    if not args.password_stdin:
+        sys.exit("--password-stdin is required: passwords are never taken from arguments")
+    password = sys.stdin.readline().rstrip("\n")
+    settings = get_settings()
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        user = await service.create_user(
+            session, email=args.email, full_name=args.full_name or args.email,
+            role=Role(args.role), password=password, organization_id=args.organization_id,
+        )
+        return user.id
+
+    try:
+        print(asyncio.run(_with_session(settings, work)))
+    except AppError as exc:
+        sys.exit(f"error: {exc.detail}")
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> None:
+    from app.demo import seed
+
+    settings = get_settings()
+    settings.ensure_secrets()
+    summary = asyncio.run(_with_session(settings, seed))
+    print(json.dumps(summary, indent=2))
+
+
+def cmd_openapi(args: argparse.Namespace) -> None:
+    document = render_openapi()
+    if args.check:
+        current = OPENAPI_PATH.read_text() if OPENAPI_PATH.exists() else ""
+        if current != document:
+            sys.exit("openapi/openapi.json differs from the app: run `berdaya openapi`")
+        print("openapi/openapi.json is up to date")
+        return
+    OPENAPI_PATH.parent.mkdir(exist_ok=True)
+    OPENAPI_PATH.write_text(document)
+    print(f"wrote {OPENAPI_PATH}")
+
+
+def render_openapi() -> str:
+    from app.main import create_app
+
+    with_secrets = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url="postgresql://unused@localhost/unused",
+        data_dir=Path(tempfile.gettempdir()) / "berdaya-openapi",
+        docs_enabled=True,
+        cors_origins=[],
+    )
+    app = create_app(with_secrets)
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="berdaya", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+
+    create_user = sub.add_parser("create-user", help="create a user; prints its id")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--role", required=True,
+                             choices=["admin", "coordinator", "facilitator", "analyst", "partner"])
+    create_user.add_argument("--full-name")
+    create_user.add_argument("--organization-id")
+    create_user.add_argument("--password-stdin", action="store_true")
+    create_user.set_defaults(func=cmd_create_user)
+
+    sub.add_parser("seed-demo", help="fill an empty database with demo data").set_defaults(
+        func=cmd_seed_demo
+    )
+
+    openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--check", action="store_true")
+    openapi.set_defaults(func=cmd_openapi)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""Endpoints of communities, their facilitators and development indices.
+
+This is the example resource: thin routes over a ``ScopedRepository`` whose
+scope comes from the access policy, with the shared list, ETag and audit rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.deps import PrincipalDep, SessionDep
+from app.auth.models import Role, User
+from app.auth.policy import READ, WRITE, authorize, community_scope
+from app.auth.principal import Principal
+from app.communities.models import Community, CommunityFacilitator, CommunityKind, DevelopmentIndex
+from app.communities.schemas import (
+    CommunityCreate,
+    CommunityRead,
+    CommunityUpdate,
+    DevelopmentIndexCreate,
+    DevelopmentIndexRead,
+    DevelopmentIndexUpdate,
+    FacilitatorRead,
+)
+from app.communities.service import idm_score, idm_status
+from app.core import audit
+from app.core.errors import Conflict, NotFound, Unprocessable, problem_responses
+from app.core.http import model_response
+from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
+from app.core.regions import validate_region_prefix
+from app.core.repository import ScopedRepository
+
+router = APIRouter(prefix="/communities", tags=["communities"])
+
+
+class CommunityRepository(ScopedRepository[Community]):
+    model = Community
+    resource = "communities"
+    label = "community"
+    keyset = Keyset(
+        columns={
+            "created_at": Community.created_at,
+            "updated_at": Community.updated_at,
+            "name": Community.name,
+        },
+        id_column=Community.id,  # type: ignore[arg-type]
+    )
+
+    def scope(self, principal: Principal) -> ColumnElement[bool]:
+        return community_scope(principal, Community.id)
+
+
+class DevelopmentIndexRepository(ScopedRepository[DevelopmentIndex]):
+    model = DevelopmentIndex
+    resource = "development_indices"
+    label = "development index"
+    keyset = Keyset(
+        columns={
+            "created_at": DevelopmentIndex.created_at,
+            "updated_at": DevelopmentIndex.updated_at,
+            "year": DevelopmentIndex.year,
+        },
+        id_column=DevelopmentIndex.id,  # type: ignore[arg-type]
+        default="year",
+    )
+
+    def scope(self, principal: Principal) -> ColumnElement[bool]:
+        return community_scope(principal, DevelopmentIndex.community_id)
+
+    async def before_restore(self, session: AsyncSession, entity: DevelopmentIndex) -> None:
+        await ensure_year_free(session, entity.community_id, entity.year)
+
+
+communities = CommunityRepository()
+indices = DevelopmentIndexRepository()
+
+
+def _read(community: Community) -> CommunityRead:
+    return CommunityRead.model_validate(community)
+
+
+@router.get(
+    "", name="communities-list", response_model=Page[CommunityRead],
+    summary="List communities (sort: created_at, updated_at, name)",
+    responses=problem_responses(401, 422),
+)
+async def list_communities(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    params: Annotated[ListParams, Depends(list_params)],
+    kind: CommunityKind | None = None,
+    region_code: Annotated[
+        str | None, Query(description="Prefix of the Kemendagri code: 32, 32.04, ...")
+    ] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Name search")] = None,
+) -> Page[CommunityRead]:
+    conditions: list[ColumnElement[bool]] = []
+    if kind is not None:
+        conditions.append(Community.kind == kind.value)
+    if region_code is not None:
+        try:
+            prefix = validate_region_prefix(region_code)
+        except ValueError as exc:
+            raise Unprocessable(str(exc), loc=["query", "region_code"]) from exc
+        conditions.append(col(Community.region_code).startswith(prefix, autoescape=True))
+    if q is not None:
+        conditions.append(col(Community.name).icontains(q, autoescape=True))
+    rows, next_cursor = await communities.page(
+        session, principal, params, conditions=conditions,
+        filters={"kind": kind, "region_code": region_code, "q": q},
+    )
+    set_link_header(request, response, next_cursor)
+    return Page(items=[_read(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "", name="communities-create", status_code=201, response_model=CommunityRead,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_community(
+    request: Request, session: SessionDep, principal: PrincipalDep, body: CommunityCreate
+) -> Response:
+    authorize(principal, "communities", WRITE)
+    community = await communities.add(
+        session, principal, Community(**body.model_dump(exclude_unset=True))
+    )
+    return model_response(
+        request, _read(community), version=community.version, status_code=201,
+        headers={"Location": f"/api/v1/communities/{community.id}"},
+    )
+
+
+@router.get(
+    "/{community_id}", name="communities-get", response_model=CommunityRead,
+    responses=problem_responses(401, 404),
+)
+async def get_community(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID
+) -> Response:
+    community = await communities.get(session, principal, community_id)
+    return model_response(request, _read(community), version=community.version)
+
+
+@router.patch(
+    "/{community_id}", name="communities-update", response_model=CommunityRead,
+    responses=problem_responses(401, 403, 404, 412, 422),
+)
+async def update_community(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    body: CommunityUpdate,
+) -> Response:
+    community = await communities.get_for_change(session, principal, community_id, request)
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "kind", "region_code", "potentials"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null", loc=["body", required])
+    await communities.apply_changes(session, principal, community, changes)
+    return model_response(request, _read(community), version=community.version)
+
+
+@router.delete(
+    "/{community_id}", name="communities-delete", status_code=204,
+    responses=problem_responses(401, 403, 404, 412),
+)
+async def delete_community(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID
+) -> Response:
+    await communities.soft_delete(session, principal, community_id, request)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{community_id}/restore", name="communities-restore", response_model=CommunityRead,
+    responses=problem_responses(401, 403, 404),
+)
+async def restore_community(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID
+) -> Response:
+    community = await communities.restore(session, principal, community_id)
+    return model_response(request, _read(community), version=community.version)
+
+
+# --- facilitators ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/{community_id}/facilitators", name="community-facilitators-list",
+    response_model=list[FacilitatorRead], responses=problem_responses(401, 403, 404),
+)
+async def list_facilitators(
+    session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID
+) -> list[FacilitatorRead]:
+    await communities.get(session, principal, community_id)
+    authorize(principal, "community_facilitators", READ)
+    rows = await session.execute(
+        select(User.id, User.full_name, User.email)
+        .join(CommunityFacilitator, CommunityFacilitator.user_id == User.id)
+        .where(CommunityFacilitator.community_id == community_id, User.deleted_at.is_(None))
+        .order_by(User.full_name, User.id)
+    )
+    return [FacilitatorRead(user_id=r.id, full_name=r.full_name, email=r.email) for r in rows]
+
+
+@router.put(
+    "/{community_id}/facilitators/{user_id}", name="community-facilitators-assign",
+    status_code=204, responses=problem_responses(401, 403, 404, 422),
+)
+async def assign_facilitator(
+    session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID, user_id: uuid.UUID
+) -> Response:
+    await communities.get(session, principal, community_id)
+    authorize(principal, "community_facilitators", WRITE)
+    role = await session.scalar(
+        select(User.role).where(User.id == user_id, User.deleted_at.is_(None))
+    )
+    if role != Role.facilitator.value:
+        raise Unprocessable("the user is not a facilitator", loc=["path", "user_id"])
+    result = await session.execute(
+        insert(CommunityFacilitator)
+        .values(community_id=community_id, user_id=user_id)
+        .on_conflict_do_nothing()
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        await audit.record(
+            session, principal, "assign", "community_facilitators", community_id, ["user_id"]
+        )
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/{community_id}/facilitators/{user_id}", name="community-facilitators-unassign",
+    status_code=204, responses=problem_responses(401, 403, 404),
+)
+async def unassign_facilitator(
+    session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID, user_id: uuid.UUID
+) -> Response:
+    await communities.get(session, principal, community_id)
+    authorize(principal, "community_facilitators", WRITE)
+    await session.execute(
+        delete(CommunityFacilitator).where(
+            CommunityFacilitator.community_id == community_id,
+            CommunityFacilitator.user_id == user_id,
+        )
+    )
+    await audit.record(
+        session, principal, "unassign", "community_facilitators", community_id, ["user_id"]
+    )
+    return Response(status_code=204)
+
+
+# --- development indices ----------------------------------------------------------------------
+
+
+def _read_index(entry: DevelopmentIndex) -> DevelopmentIndexRead:
+    return DevelopmentIndexRead.model_validate(entry)
+
+
+async def ensure_year_free(
+    session: AsyncSession, community_id: uuid.UUID, year: int, exclude: uuid.UUID | None = None
+) -> None:
+    stmt = select(func.count()).where(
+        DevelopmentIndex.community_id == community_id,
+        DevelopmentIndex.year == year,
+        DevelopmentIndex.deleted_at.is_(None),
+    )
+    if exclude is not None:
+        stmt = stmt.where(DevelopmentIndex.id != exclude)
+    if await session.scalar(stmt):
+        raise Conflict(f"this community already has a development index for {year}")
+
+
+async def _get_index(
+    session: AsyncSession, principal: Principal, community_id: uuid.UUID, index_id: uuid.UUID,
+    *, for_update: bool = False,
+) -> DevelopmentIndex:
+    entry = await indices.get(session, principal, index_id, for_update=for_update)
+    if entry.community_id != community_id:
+        raise indices_not_found()
+    return entry
+
+
+def indices_not_found() -> NotFound:
+    return NotFound("development index not found")
+
+
+@router.get(
+    "/{community_id}/development-indices", name="development-indices-list",
+    response_model=Page[DevelopmentIndexRead],
+    summary="List a community's yearly IDM (sort: year, created_at, updated_at)",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_indices(
+    request: Request, response: Response, session: SessionDep, principal: PrincipalDep,
+    community_id: uuid.UUID, params: Annotated[ListParams, Depends(list_params)],
+) -> Page[DevelopmentIndexRead]:
+    await communities.get(session, principal, community_id)
+    rows, next_cursor = await indices.page(
+        session, principal, params,
+        conditions=[DevelopmentIndex.community_id == community_id],
+        filters={"community_id": community_id},
+    )
+    set_link_header(request, response, next_cursor)
+    return Page(items=[_read_index(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/{community_id}/development-indices", name="development-indices-create", status_code=201,
+    response_model=DevelopmentIndexRead, responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def create_index(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    body: DevelopmentIndexCreate,
+) -> Response:
+    await communities.get(session, principal, community_id, for_update=True)
+    authorize(principal, "development_indices", WRITE)
+    await ensure_year_free(session, community_id, body.year)
+    score = idm_score(body.iks, body.ike, body.ikl)
+    entry = await indices.add(
+        session, principal,
+        DevelopmentIndex(
+            community_id=community_id, year=body.year, iks=body.iks, ike=body.ike, ikl=body.ikl,
+            idm_score=score, idm_status=idm_status(score).value,
+        ),
+    )
+    return model_response(
+        request, _read_index(entry), version=entry.version, status_code=201,
+        headers={"Location": f"/api/v1/communities/{community_id}/development-indices/{entry.id}"},
+    )
+
+
+@router.get(
+    "/{community_id}/development-indices/{index_id}", name="development-indices-get",
+    response_model=DevelopmentIndexRead, responses=problem_responses(401, 404),
+)
+async def get_index(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    index_id: uuid.UUID,
+) -> Response:
+    entry = await _get_index(session, principal, community_id, index_id)
+    return model_response(request, _read_index(entry), version=entry.version)
+
+
+@router.patch(
+    "/{community_id}/development-indices/{index_id}", name="development-indices-update",
+    response_model=DevelopmentIndexRead, responses=problem_responses(401, 403, 404, 412, 422),
+)
+async def update_index(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    index_id: uuid.UUID, body: DevelopmentIndexUpdate,
+) -> Response:
+    await _get_index(session, principal, community_id, index_id)
+    entry = await indices.get_for_change(session, principal, index_id, request)
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise Unprocessable(f"{name} cannot be null", loc=["body", name])
+    iks, ike, ikl = (changes.get(k, getattr(entry, k)) for k in ("iks", "ike", "ikl"))
+    score = idm_score(iks, ike, ikl)
+    changes.update(idm_score=score, idm_status=idm_status(score).value)
+    await indices.apply_changes(session, principal, entry, changes)
+    return model_response(request, _read_index(entry), version=entry.version)
+
+
+@router.delete(
+    "/{community_id}/development-indices/{index_id}", name="development-indices-delete",
+    status_code=204, responses=problem_responses(401, 403, 404, 412),
+)
+async def delete_index(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    index_id: uuid.UUID,
+) -> Response:
+    await _get_index(session, principal, community_id, index_id)
+    await indices.soft_delete(session, principal, index_id, request)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{community_id}/development-indices/{index_id}/restore",
+    name="development-indices-restore", response_model=DevelopmentIndexRead,
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def restore_index(
+    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    index_id: uuid.UUID,
+) -> Response:
+    await communities.get(session, principal, community_id)
+    entry = await indices.restore(session, principal, index_id)
+    if entry.community_id != community_id:
+        raise indices_not_found()
+    return model_response(request, _read_index(entry), version=entry.version)
+

@@ -1,0 +1,151 @@
+"""One Settings class for the whole service, and the bootstrap of secrets.
+
+Secrets that are not given (the ES256 signing key, the personal-data keys) are
+generated on first start into ``<data_dir>/secrets`` with mode 0600 and reused
+afterwards; in production a missing secret is a startup error instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """Raised at startup when the configuration cannot work."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BERDAYA_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "BERDAYA_DATABASE_URL")
+    )
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Pool: bounded so a burst waits briefly, then answers 503 instead of hanging.
+    db_pool_size: int = 20
+    db_max_overflow: int = 5
+    db_pool_timeout_seconds: float = 5.0
+    db_statement_timeout_ms: int = 30_000
+
+    jwt_issuer: str = "berdaya"
+    jwt_audience: str = "berdaya-api"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # PEM of the current ES256 private key; older keys may stay in ``jwt_extra_public_keys``.
+    jwt_private_key: str | None = None
+    jwt_key_id: str | None = None
+
+    # Personal-data keys: "kid:base64key" entries, the first one encrypts.
+    pii_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    pii_hmac_key: str | None = None
+    pseudonym_key: str | None = None
+
+    admin_email: str | None = None
+    admin_password: str | None = None
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = 1024 * 1024
+    max_batch_body_bytes: int = 10 * 1024 * 1024
+
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+
+    idempotency_ttl_seconds: int = 24 * 3600
+    log_level: str = "INFO"
+    docs_enabled: bool = True
+
+    @field_validator("cors_origins", "pii_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("BERDAYA_CORS_ORIGINS must list origins; '*' is refused")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def ensure_secrets(self) -> None:
+        """Fill missing secrets from the data folder, generating them on first start."""
+        missing = [
+            name
+            for name, value in (
+                ("BERDAYA_JWT_PRIVATE_KEY", self.jwt_private_key),
+                ("BERDAYA_PII_KEYS", self.pii_keys),
+                ("BERDAYA_PII_HMAC_KEY", self.pii_hmac_key),
+                ("BERDAYA_PSEUDONYM_KEY", self.pseudonym_key),
+            )
+            if not value
+        ]
+        if not missing:
+            return
+        if self.is_production:
+            raise ConfigError(f"missing secrets in production: {', '.join(missing)}")
+        if not self.jwt_private_key:
+            self.jwt_private_key = _read_or_create(self.secrets_dir / "jwt-es256.pem", _new_ec_pem)
+        if not self.pii_keys:
+            self.pii_keys = [_read_or_create(self.secrets_dir / "pii-keys", _new_pii_key)]
+        if not self.pii_hmac_key:
+            self.pii_hmac_key = _read_or_create(self.secrets_dir / "pii-hmac", _new_secret)
+        if not self.pseudonym_key:
+            self.pseudonym_key = _read_or_create(self.secrets_dir / "pseudonym", _new_secret)
+
+
+def _new_ec_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _new_secret() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _new_pii_key() -> str:
+    return f"k{secrets.token_hex(4)}:{_new_secret()}"
+
+
+def _read_or_create(path: Path, make: object) -> str:
+    """Return the secret stored at ``path``; create it with mode 0600 if absent."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = make()  # type: ignore[operator]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(str(value))
+    return str(value)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

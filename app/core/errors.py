@@ -1,0 +1,250 @@
+"""RFC 9457 problem details for every error the service answers.
+
+Routes raise ``AppError`` subclasses; the handlers here turn them, validation
+errors, framework HTTP errors, database outages and crashes into
+``application/problem+json``. ``problem_responses`` documents the same shapes in
+OpenAPI so every operation lists its errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("berdaya.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://berdaya.id/problems/"
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=[PROBLEM_BASE + "not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str | None = Field(default=None, examples=["community not found"])
+    instance: str | None = Field(default=None, examples=["/api/v1/communities/…"])
+    request_id: str | None = Field(default=None, examples=["3f7c2a9e4b1d4c8a"])
+    errors: list[ValidationIssue] | None = None
+    allowed: list[str] | None = Field(
+        default=None, description="For illegal transitions: the moves allowed from here."
+    )
+
+
+class AppError(Exception):
+    status: int = 500
+    slug: str = "internal-error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(AppError):
+    status, slug = 400, "bad-request"
+
+
+class Unauthorized(AppError):
+    status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str = "invalid or missing credentials", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(AppError):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, slug = 404, "not-found"
+
+
+class Conflict(AppError):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(AppError):
+    status, slug = 412, "precondition-failed"
+
+
+class PayloadTooLarge(AppError):
+    status, slug = 413, "payload-too-large"
+
+
+class Unprocessable(AppError):
+    """422 for input that is well-formed but breaks a rule; ``loc`` names the field."""
+
+    status, slug = 422, "validation-error"
+
+    def __init__(self, detail: str, *, loc: Sequence[str | int] | None = None, **kw: Any) -> None:
+        if loc is not None:
+            kw.setdefault("extra", {})["errors"] = [
+                {"loc": list(loc), "message": detail, "type": "value_error"}
+            ]
+        super().__init__(detail, **kw)
+
+
+class TooManyRequests(AppError):
+    status, slug = 429, "too-many-requests"
+
+
+class ServiceUnavailable(AppError):
+    status, slug = 503, "service-unavailable"
+
+
+def problem_body(
+    request: Request | None,
+    status: int,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    extra: dict[str, Any] | None = None,
+    path: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-")),
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+        "instance": path if path is not None else (request.url.path if request else None),
+        "request_id": request_id
+        if request_id is not None
+        else (getattr(request.state, "request_id", None) if request else None),
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = problem_body(request, status, slug=slug, detail=detail, extra=extra)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _validation_issues(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Describe what is wrong without echoing the submitted value (it may be a NIK)."""
+    issues = []
+    for err in exc.errors():
+        message = str(err.get("msg", "invalid value"))
+        issues.append(
+            {"loc": [p for p in err.get("loc", ()) if isinstance(p, str | int)],
+             "message": message, "type": str(err.get("type", "value_error"))}
+        )
+    return issues
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean 'the database cannot be reached right now'."""
+    if isinstance(exc, PoolTimeoutError | InterfaceError | ConnectionError):
+        return True
+    if isinstance(exc, OperationalError | DBAPIError):
+        if getattr(exc, "connection_invalidated", False):
+            return True
+        orig = getattr(exc, "orig", None)
+        text = f"{type(orig).__name__} {orig}".lower()
+        return any(
+            marker in text
+            for marker in ("connection", "cannotconnectnow", "shutdown", "refused", "terminat")
+        )
+    return isinstance(exc, OSError)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return problem_response(
+            request, exc.status, slug=exc.slug, detail=exc.detail, extra=exc.extra,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(
+            request, 422, slug="validation-error", detail="the request is not valid",
+            extra={"errors": _validation_issues(exc)},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "no such resource or route"
+        return problem_response(
+            request, exc.status_code, detail=detail, headers=dict(exc.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        if is_database_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return problem_response(
+                request, 503, slug="service-unavailable",
+                detail="the database is unavailable; retry shortly", headers={"Retry-After": "2"},
+            )
+        log.exception("unhandled error")
+        return problem_response(request, 500, slug="internal-error", detail="internal error")
+
+
+_STATUS_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, invalid or expired credentials",
+    403: "The caller may see this thing but not do this",
+    404: "Not found, or outside the caller's scope",
+    409: "Conflicts with the current state (duplicate, illegal transition, in-flight key)",
+    412: "If-Match does not match the current ETag",
+    413: "Request body too large",
+    422: "Invalid input; `errors` names each field",
+    429: "Too many requests; see Retry-After",
+    503: "Database unavailable; retry after Retry-After",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses (plus 503 and 500)."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in (*statuses, 503):
+        documented[status] = {
+            "model": Problem,
+            "description": _STATUS_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return documented

@@ -1,0 +1,195 @@
+"""Pure ASGI middleware: request id, access log, crash guard, body limit, security headers.
+
+Written as raw ASGI (not ``BaseHTTPMiddleware``) so streaming responses stay
+streaming and errors raised in any layer below still become problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+import orjson
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.context import request_id_var
+from app.core.errors import PROBLEM_MEDIA_TYPE, is_database_unavailable, problem_body
+
+access_log = logging.getLogger("berdaya.access")
+error_log = logging.getLogger("berdaya.errors")
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _send_problem(send: Send, status: int, path: str, request_id: str, **kw: Any) -> None:
+    body = orjson.dumps(problem_body(None, status, path=path, request_id=request_id, **kw))
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    if status == 503:
+        headers.append((b"retry-after", b"2"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Outermost layer: assigns the request id, logs one JSON line, turns crashes into 500s."""
+
+    def __init__(self, app: ASGIApp, *, is_production: bool = False) -> None:
+        self.app = app
+        self.is_production = is_production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = _header(scope, b"x-request-id")
+        request_id = (
+            supplied if supplied and _SANE_REQUEST_ID.match(supplied) else secrets.token_hex(8)
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        path = scope.get("path", "")
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+        is_api = path.startswith("/api/")
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(SECURITY_HEADERS)
+                if is_api:
+                    headers.append(API_CSP)
+                    if not any(k == b"cache-control" for k, _ in headers):
+                        headers.append(NO_STORE)
+                if self.is_production:
+                    headers.append(
+                        (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+                    )
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if status_holder["started"]:
+                error_log.exception("error after the response started")
+                raise
+            if is_database_unavailable(exc):
+                status_holder["status"] = 503
+                await _send_problem(
+                    send, 503, path, request_id, slug="service-unavailable",
+                    detail="the database is unavailable; retry shortly",
+                )
+            else:
+                error_log.exception("unhandled error in middleware")
+                status_holder["status"] = 500
+                await _send_problem(
+                    send, 500, path, request_id, slug="internal-error", detail="internal error"
+                )
+        finally:
+            request_id_var.reset(token)
+            state = scope.get("state", {})
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "route": state.get("route_template") or _route_template(scope),
+                    "status": status_holder["status"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "principal_id": state.get("principal_id"),
+                },
+            )
+
+
+def _route_template(scope: Scope) -> str:
+    """The route pattern (``/api/v1/people/{person_id}``), never the concrete path:
+    concrete paths could carry identifiers a log reader should not correlate."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else "(unmatched)"
+
+
+class BodyLimitMiddleware:
+    """Rejects request bodies over the limit with 413, by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_batch_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_batch_bytes = max_batch_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = self.max_batch_bytes if path.endswith("/batch") else self.max_bytes
+        request_id = scope.get("state", {}).get("request_id", "")
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_problem(
+                send, 413, path, request_id, slug="payload-too-large",
+                detail=f"request body exceeds {limit} bytes",
+            )
+            return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+            await _send_problem(
+                send, 413, path, request_id, slug="payload-too-large",
+                detail=f"request body exceeds {limit} bytes",
+            )
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive``; an HTTPException so FastAPI's body parsing re-raises it."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="request body too large")

@@ -1,0 +1,189 @@
+"""Keyset pagination: opaque cursors, ``sort``, ``updated_since`` and ``Link`` headers.
+
+A cursor carries the sort key, the last row's (sort value, id) and a digest of
+the filters it was made with, so a cursor replayed with other filters is
+refused (422) instead of silently paging a different result. Pages are fetched
+with ``WHERE (sort_col, id) > (:v, :id) ORDER BY sort_col, id LIMIT n+1``: no
+offsets, stable while rows are inserted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from fastapi import Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import Select, and_, or_, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core.errors import Unprocessable
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Opaque; pass as `cursor` to get the next page. Null at the end."
+    )
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """The query parameters every list accepts."""
+
+    limit: int
+    cursor: str | None
+    sort: str | None
+    updated_since: datetime | None
+
+
+def list_params(
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (1-500)."),
+    cursor: str | None = Query(None, description="Opaque cursor from `next_cursor`."),
+    sort: str | None = Query(
+        None, description="`field` or `-field`; allowed fields are listed per resource."
+    ),
+    updated_since: AwareDatetime | None = Query(
+        None, description="Only rows updated at or after this RFC 3339 time."
+    ),
+) -> ListParams:
+    return ListParams(limit=limit, cursor=cursor, sort=sort, updated_since=updated_since)
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime | date | uuid.UUID):
+        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    return value
+
+
+def _decode_value(raw: Any, python_type: type) -> Any:
+    if raw is None:
+        return None
+    if python_type is datetime:
+        return datetime.fromisoformat(raw)
+    if python_type is date:
+        return date.fromisoformat(raw)
+    if python_type is uuid.UUID:
+        return uuid.UUID(raw)
+    if python_type is int:
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise ValueError("not an integer")
+        return raw
+    if python_type is float:
+        return float(raw)
+    if python_type is str:
+        if not isinstance(raw, str):
+            raise ValueError("not a string")
+        return raw
+    raise ValueError("unsupported cursor type")
+
+
+def filter_digest(filters: Mapping[str, Any]) -> str:
+    canonical = orjson.dumps(
+        {k: _encode_value(v) for k, v in sorted(filters.items()) if v is not None},
+        default=str,
+    )
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """How one resource may be sorted: public field name -> column. ``id`` breaks ties."""
+
+    columns: Mapping[str, InstrumentedAttribute[Any]]
+    id_column: InstrumentedAttribute[Any]
+    default: str = "created_at"
+
+    @property
+    def documented(self) -> str:
+        return ", ".join(sorted(self.columns))
+
+
+async def paginate(
+    session: Any,
+    stmt: Select[Any],
+    *,
+    keyset: Keyset,
+    params: ListParams,
+    filters: Mapping[str, Any],
+    updated_column: InstrumentedAttribute[Any] | None = None,
+) -> tuple[Sequence[Any], str | None]:
+    """Run ``stmt`` one page at a time; returns the rows and the next cursor (or None)."""
+    sort = params.sort or keyset.default
+    descending = sort.startswith("-")
+    field = sort.lstrip("-")
+    if field not in keyset.columns:
+        raise Unprocessable(
+            f"cannot sort by '{field}'; allowed: {keyset.documented}", loc=["query", "sort"]
+        )
+    column = keyset.columns[field]
+    digest = filter_digest({**filters, "updated_since": params.updated_since, "sort": sort})
+
+    if params.updated_since is not None and updated_column is not None:
+        stmt = stmt.where(updated_column >= params.updated_since)
+
+    if params.cursor:
+        last_value, last_id = _read_cursor(params.cursor, sort, digest, column)
+        if descending:
+            stmt = stmt.where(
+                or_(column < last_value, and_(column == last_value, keyset.id_column < last_id))
+            )
+        else:
+            stmt = stmt.where(tuple_(column, keyset.id_column) > tuple_(last_value, last_id))
+
+    order = (column.desc(), keyset.id_column.desc()) if descending else (column, keyset.id_column)
+    stmt = stmt.order_by(*order).limit(params.limit + 1)
+    rows = (await session.execute(stmt)).all()
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last = rows[-1]
+        entity = last[0] if len(last) == 1 else last
+        next_cursor = _make_cursor(
+            sort, digest, getattr(entity, column.key), getattr(entity, keyset.id_column.key)
+        )
+    return [row[0] if len(row) == 1 else row for row in rows], next_cursor
+
+
+def _make_cursor(sort: str, digest: str, value: Any, row_id: Any) -> str:
+    payload = orjson.dumps({"s": sort, "f": digest, "v": _encode_value(value), "i": str(row_id)})
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _read_cursor(
+    cursor: str, sort: str, digest: str, column: InstrumentedAttribute[Any]
+) -> tuple[Any, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        python_type = column.type.python_type
+        value = _decode_value(data["v"], python_type)
+        row_id = uuid.UUID(data["i"])
+        cursor_sort, cursor_digest = data["s"], data["f"]
+    except Exception as exc:
+        raise Unprocessable("the cursor is not valid", loc=["query", "cursor"]) from exc
+    if cursor_sort != sort or cursor_digest != digest:
+        raise Unprocessable(
+            "the cursor was made with other filters or another sort; start again without it",
+            loc=["query", "cursor"],
+        )
+    if value is None:
+        raise Unprocessable("the cursor is not valid", loc=["query", "cursor"])
+    return value, row_id
+
+
+def set_link_header(request: Request, response: Response, next_cursor: str | None) -> None:
+    if next_cursor:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'

@@ -1,0 +1,43 @@
+"""Kemendagri region codes (``PP.RR.DD.VVVV``): validation and prefix filters."""
+
+from __future__ import annotations
+
+import re
+
+# Province codes in force (Permendagri 2022 onward, including the new Papua provinces).
+PROVINCES: dict[str, str] = {
+    "11": "Aceh", "12": "Sumatera Utara", "13": "Sumatera Barat", "14": "Riau", "15": "Jambi",
+    "16": "Sumatera Selatan", "17": "Bengkulu", "18": "Lampung",
+    "19": "Kepulauan Bangka Belitung", "21": "Kepulauan Riau", "31": "DKI Jakarta",
+    "32": "Jawa Barat", "33": "Jawa Tengah", "34": "DI Yogyakarta", "35": "Jawa Timur",
+    "36": "Banten", "51": "Bali", "52": "Nusa Tenggara Barat", "53": "Nusa Tenggara Timur",
+    "61": "Kalimantan Barat", "62": "Kalimantan Tengah", "63": "Kalimantan Selatan",
+    "64": "Kalimantan Timur", "65": "Kalimantan Utara", "71": "Sulawesi Utara",
+    "72": "Sulawesi Tengah", "73": "Sulawesi Selatan", "74": "Sulawesi Tenggara",
+    "75": "Gorontalo", "76": "Sulawesi Barat", "81": "Maluku", "82": "Maluku Utara",
+    "91": "Papua", "92": "Papua Barat", "93": "Papua Selatan", "94": "Papua Tengah",
+    "95": "Papua Pegunungan", "96": "Papua Barat Daya",
+}
+
+_FULL = re.compile(r"^(\d{2})\.(\d{2})\.(\d{2})\.(\d{4})$")
+_PREFIX = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+
+
+def validate_region_code(value: str) -> str:
+    """Check a full village-level code; raise ValueError naming what is wrong."""
+    match = _FULL.match(value)
+    if not match:
+        raise ValueError("must be a Kemendagri code PP.RR.DD.VVVV, e.g. 32.04.12.2001")
+    province, regency, district, village = match.groups()
+    if province not in PROVINCES:
+        raise ValueError("unknown province code")
+    if regency == "00" or district == "00" or village == "0000":
+        raise ValueError("regency, district and village parts must not be zero")
+    return value
+
+
+def validate_region_prefix(value: str) -> str:
+    """A filter prefix: ``32``, ``32.04``, ``32.04.12`` or a full code."""
+    if not _PREFIX.match(value):
+        raise ValueError("must be a region code prefix such as 32 or 32.04")
+    return value

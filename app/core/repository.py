@@ -1,0 +1,166 @@
+"""The scoped repository every resource uses: find, list, create, patch, soft delete, restore.
+
+A resource subclasses ``ScopedRepository`` and says three things: its table, its
+name (for policy and audit), and ``scope(principal)`` — the SQL condition of the
+rows the caller may see, taken from ``app.auth.policy``. Everything else (404
+for out-of-scope or deleted rows, If-Match under a row lock, version bumps,
+audit events, keyset lists) is written here once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+from fastapi import Request
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.auth.policy import DELETE, RESTORE, WRITE, authorize
+from app.auth.principal import Principal
+from app.core import audit
+from app.core.errors import NotFound
+from app.core.http import check_if_match
+from app.core.models import utcnow
+from app.core.pagination import Keyset, ListParams, paginate
+
+M = TypeVar("M", bound=SQLModel)
+
+
+class ScopedRepository(Generic[M]):
+    model: ClassVar[type[Any]]
+    resource: ClassVar[str]
+    label: ClassVar[str]  # singular, for messages: "community"
+    keyset: ClassVar[Keyset]
+
+    def scope(self, principal: Principal) -> ColumnElement[bool]:
+        """Rows the caller may see; override per resource with a rule from the policy."""
+        return true()
+
+    def base_query(self, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
+        stmt = select(self.model).where(self.scope(principal))
+        if not include_deleted:
+            stmt = stmt.where(self.model.deleted_at.is_(None))
+        return stmt
+
+    async def get(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        item_id: uuid.UUID,
+        *,
+        for_update: bool = False,
+        include_deleted: bool = False,
+    ) -> M:
+        """The row if the caller may see it, else 404 (never 403: no existence leak)."""
+        stmt = self.base_query(principal, include_deleted=include_deleted).where(
+            self.model.id == item_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update(of=self.model)
+        row = (await session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"{self.label} not found")
+        return row  # type: ignore[no-any-return]
+
+    async def page(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        params: ListParams,
+        *,
+        conditions: Iterable[ColumnElement[bool]] = (),
+        filters: Mapping[str, Any] | None = None,
+    ) -> tuple[list[M], str | None]:
+        stmt = self.base_query(principal)
+        for condition in conditions:
+            stmt = stmt.where(condition)
+        rows, next_cursor = await paginate(
+            session, stmt, keyset=self.keyset, params=params, filters=filters or {},
+            updated_column=self.model.updated_at,
+        )
+        return list(rows), next_cursor
+
+    async def add(
+        self, session: AsyncSession, principal: Principal, entity: M, *, action: str = "create"
+    ) -> M:
+        session.add(entity)
+        await session.flush()
+        await audit.record(
+            session, principal, action, self.resource, entity.id,  # type: ignore[attr-defined]
+            changed_fields=entity.model_fields_set - {"id"},
+        )
+        return entity
+
+    async def get_for_change(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        item_id: uuid.UUID,
+        request: Request,
+        action: str = WRITE,
+    ) -> M:
+        """Lock the row, then: 404 if unseen, 403 if the role may not, 412 if stale."""
+        entity = await self.get(session, principal, item_id, for_update=True)
+        authorize(principal, self.resource, action)
+        check_if_match(request, entity.version)  # type: ignore[attr-defined]
+        return entity
+
+    async def apply_changes(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        entity: M,
+        changes: Mapping[str, Any],
+        *,
+        action: str = "update",
+    ) -> list[str]:
+        """Merge ``changes`` into the row; bump its version; audit the changed field names."""
+        changed = [
+            field for field, value in changes.items() if getattr(entity, field) != value
+        ]
+        for field in changed:
+            setattr(entity, field, changes[field])
+        if changed:
+            touch(entity)
+            await session.flush()
+            await audit.record(
+                session, principal, action, self.resource, entity.id,  # type: ignore[attr-defined]
+                changed_fields=changed,
+            )
+        return changed
+
+    async def soft_delete(
+        self, session: AsyncSession, principal: Principal, item_id: uuid.UUID, request: Request
+    ) -> M:
+        entity = await self.get_for_change(session, principal, item_id, request, DELETE)
+        entity.deleted_at = utcnow()  # type: ignore[attr-defined]
+        touch(entity)
+        await session.flush()
+        await audit.record(session, principal, "delete", self.resource, item_id)
+        return entity
+
+    async def restore(
+        self, session: AsyncSession, principal: Principal, item_id: uuid.UUID
+    ) -> M:
+        authorize(principal, self.resource, RESTORE)
+        entity = await self.get(
+            session, principal, item_id, for_update=True, include_deleted=True
+        )
+        if entity.deleted_at is not None:  # type: ignore[attr-defined]
+            await self.before_restore(session, entity)
+            entity.deleted_at = None  # type: ignore[attr-defined]
+            touch(entity)
+            await session.flush()
+            await audit.record(session, principal, "restore", self.resource, item_id)
+        return entity
+
+    async def before_restore(self, session: AsyncSession, entity: M) -> None:
+        """Hook: refuse a restore that would break a uniqueness rule (409)."""
+
+
+def touch(entity: Any) -> None:
+    entity.version = (entity.version or 0) + 1
+    entity.updated_at = utcnow()

@@ -1,0 +1,7 @@
+"""Import every table module once, so metadata and mappers see all tables (Alembic too)."""
+
+from app.auth import models as auth_models
+from app.communities import models as communities_models
+from app.core import audit, idempotency
+
+__all__ = ["audit", "auth_models", "communities_models", "idempotency"]

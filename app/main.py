@@ -1,0 +1,139 @@
+"""create_app(): settings, database, tokens, middleware, error handlers, routers, OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
+
+from app import db_models  # noqa: F401  (register every table before mappers configure)
+from app.api import api_router
+from app.auth.router import jwks_router
+from app.auth.tokens import TokenService, load_signing_key
+from app.core.config import Settings, get_settings
+from app.core.db import Database, create_engine
+from app.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from app.core.health import router as health_router
+from app.core.idempotency import IdempotencyMiddleware
+from app.core.logging import configure_logging
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+
+PROBLEM_REF = "#/components/schemas/Problem"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+DESCRIPTION = """\
+Berdaya ("empowered") is the open backend for community-empowerment facilitation
+(*fasilitasi pemberdayaan masyarakat*): communities and their development index,
+needs assessments, programs, participants, participation and partners.
+
+Conventions: errors are `application/problem+json` (RFC 9457); lists are keyset
+paginated (`limit`, `cursor`, `next_cursor`, `Link: rel="next"`); single resources
+carry an `ETag` (send `If-Match` on writes, `If-None-Match` on reads); every POST
+accepts `Idempotency-Key`; deletes are soft. Authenticate with
+`POST /api/v1/auth/token` and send `Authorization: Bearer <access_token>`.
+"""
+
+
+def migration_head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    return head or ""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_secrets()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(create_engine(settings))
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="Berdaya API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        generate_unique_id_function=lambda route: route.name,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.tokens = TokenService(
+        [load_signing_key(settings.jwt_private_key or "", settings.jwt_key_id)],
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    app.state.migration_head = migration_head()
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(jwks_router)
+    app.include_router(api_router)
+
+    # Added innermost first: the request-context layer ends up outermost.
+    app.add_middleware(IdempotencyMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                           "Idempotency-Key", "X-Request-ID", "Accept"],
+            expose_headers=["ETag", "Link", "Location", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_batch_bytes=settings.max_batch_body_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware, is_production=settings.is_production)
+
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with errors as problem+json and the Problem schema shared."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes,
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+        Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    problem_defs = schema["components"]["schemas"]["Problem"].pop("$defs", {})
+    schema["components"]["schemas"].update(problem_defs)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": PROBLEM_REF}}
+                    del content["application/json"]
+    schema["info"]["license"] = {"name": "Apache-2.0"}
+    app.openapi_schema = schema
+    return schema
+
+
+logging.getLogger("uvicorn.access").disabled = True  # our own access log replaces it
