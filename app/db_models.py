@@ -3,5 +3,6 @@
 from app.auth import models as auth_models
 from app.communities import models as communities_models
 from app.core import audit, idempotency
+from app.people import models as people_models
 
-__all__ = ["audit", "auth_models", "communities_models", "idempotency"]
+__all__ = ["audit", "auth_models", "communities_models", "idempotency", "people_models"]

@@ -23,6 +23,8 @@ from app.core.health import router as health_router
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.pii import Hasher, PiiCipher
+from app.people.service import PersonalData
 
 PROBLEM_REF = "#/components/schemas/Problem"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -82,6 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     app.state.migration_head = migration_head()
+    app.state.personal_data = PersonalData(
+        cipher=PiiCipher.from_config(settings.pii_keys),
+        hasher=Hasher.from_config(settings.pii_hmac_key or "", settings.pseudonym_key or ""),
+    )
 
     install_error_handlers(app)
     app.include_router(health_router)

@@ -27,7 +27,7 @@ from app.auth.principal import Principal
 from app.communities.models import CommunityFacilitator
 from app.core.errors import Forbidden
 
-READ, WRITE, DELETE, RESTORE, ADMINISTER = "read", "write", "delete", "restore", "administer"
+READ, WRITE, DELETE, RESTORE, ERASE = "read", "write", "delete", "restore", "erase"
 
 _ALL = frozenset(Role)
 _MANAGERS = frozenset({Role.admin, Role.coordinator})
@@ -50,6 +50,16 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("users", DELETE): _ADMIN,
     ("users", RESTORE): _ADMIN,
     ("audit_events", READ): _ADMIN,
+    # People: personal data. Partners never; analysts read pseudonymised views only.
+    ("people", READ): _MANAGERS | {Role.facilitator, Role.analyst},
+    ("people", WRITE): _MANAGERS | {Role.facilitator},
+    ("people", DELETE): _MANAGERS | {Role.facilitator},
+    ("people", RESTORE): _ADMIN,
+    ("people", ERASE): _ADMIN,
+    ("people_names", READ): _MANAGERS | {Role.facilitator},
+    ("people_lookup", READ): _MANAGERS | {Role.facilitator},
+    ("people_identified", READ): _ADMIN,
+    ("people_data_export", READ): _MANAGERS,
 }
 
 
@@ -88,6 +98,13 @@ def community_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
         if sources:
             return column.in_(union(*sources))
     return false()
+
+
+def person_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
+    """People (personal data) are never visible to partners, whatever their programs."""
+    if principal.role is Role.partner:
+        return false()
+    return community_scope(principal, column)
 
 
 def can_write_in_community(principal: Principal, community_id: uuid.UUID) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Select, and_, or_, tuple_
+from sqlalchemy import Select, String, and_, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Unprocessable
@@ -156,6 +156,14 @@ async def paginate(
     return [row[0] if len(row) == 1 else row for row in rows], next_cursor
 
 
+def _python_type(column: InstrumentedAttribute[Any]) -> type:
+    """The Python type of a sort column; SQLModel's string type reports ``object``."""
+    if isinstance(column.type, String):
+        return str
+    python_type: type = column.type.python_type
+    return python_type
+
+
 def _make_cursor(sort: str, digest: str, value: Any, row_id: Any) -> str:
     payload = orjson.dumps({"s": sort, "f": digest, "v": _encode_value(value), "i": str(row_id)})
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
@@ -167,8 +175,7 @@ def _read_cursor(
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        python_type = column.type.python_type
-        value = _decode_value(data["v"], python_type)
+        value = _decode_value(data["v"], _python_type(column))
         row_id = uuid.UUID(data["i"])
         cursor_sort, cursor_digest = data["s"], data["f"]
     except Exception as exc:

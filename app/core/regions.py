@@ -19,8 +19,10 @@ PROVINCES: dict[str, str] = {
     "95": "Papua Pegunungan", "96": "Papua Barat Daya",
 }
 
-_FULL = re.compile(r"^(\d{2})\.(\d{2})\.(\d{2})\.(\d{4})$")
-_PREFIX = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+# ASCII digits only (``\d`` would accept other scripts' digits); ``\Z``, not ``$``, so a
+# trailing newline is no part of a valid code.
+_FULL = re.compile(r"^([0-9]{2})\.([0-9]{2})\.([0-9]{2})\.([0-9]{4})\Z")
+_PREFIX = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?\Z")
 
 
 def validate_region_code(value: str) -> str:
