@@ -1,4 +1,4 @@
-"""The ``berdaya`` command: serve, migrate, create-user, seed-demo, openapi."""
+"""The ``berdaya`` command: serve, migrate, create-user, seed-demo, reencrypt-pii, openapi."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from app.core.config import Settings, get_settings
+from app.core.config import ConfigError, Settings, get_settings
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -126,13 +126,36 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         sys.exit(f"error: {exc.detail}")
 
 
+def _personal_data(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.core.pii import Hasher, PiiCipher
+    from app.people.service import PersonalData
+
+    settings.ensure_secrets()
+    return PersonalData(
+        cipher=PiiCipher.from_config(settings.pii_keys),
+        hasher=Hasher.from_config(settings.pii_hmac_key or "", settings.pseudonym_key or ""),
+    )
+
+
 def cmd_seed_demo(_: argparse.Namespace) -> None:
+    from app import db_models  # noqa: F401
     from app.demo import seed
 
     settings = get_settings()
-    settings.ensure_secrets()
-    summary = asyncio.run(_with_session(settings, seed))
+    personal = _personal_data(settings)
+    summary = asyncio.run(_with_session(settings, lambda session: seed(session, personal)))
     print(json.dumps(summary, indent=2))
+
+
+def cmd_reencrypt_pii(_: argparse.Namespace) -> None:
+    """After putting a new key first in BERDAYA_PII_KEYS: re-encrypt every stored value."""
+    from app import db_models  # noqa: F401
+    from app.people.service import reencrypt_all
+
+    settings = get_settings()
+    cipher = _personal_data(settings).cipher
+    changed = asyncio.run(_with_session(settings, lambda session: reencrypt_all(session, cipher)))
+    print(f"re-encrypted {changed} people under key {cipher.current_kid}")
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
@@ -187,12 +210,19 @@ def main(argv: list[str] | None = None) -> None:
         func=cmd_seed_demo
     )
 
+    sub.add_parser(
+        "reencrypt-pii", help="re-encrypt personal fields under the current (first) key"
+    ).set_defaults(func=cmd_reencrypt_pii)
+
     openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
     openapi.add_argument("--check", action="store_true")
     openapi.set_defaults(func=cmd_openapi)
 
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except ConfigError as exc:  # a startup error: one clear line, no traceback
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -60,7 +61,21 @@ DEMO_INDICES: list[list[tuple[int, str, str, str]]] = [
 ]
 
 
-async def seed(session: AsyncSession) -> dict[str, int]:
+FEMALE_NAMES = ["Siti Aminah", "Dewi Lestari", "Ni Made Ayu", "Sri Wahyuni", "Nurhayati",
+                "Rina Marlina", "Yuliana Bria", "Wayan Sukerti", "Ratna Sari", "Fatimah Zahra"]
+MALE_NAMES = ["Budi Santoso", "Agus Salim", "I Ketut Arsana", "Asep Sunandar", "Yohanes Nahak",
+              "Lalu Muhammad", "Andi Pratama", "Joko Susilo", "Rahmat Hidayat", "Dedi Kurniawan"]
+
+
+def _fake_nik(region_code: str, birth_year: int, female: bool, serial: int) -> str:
+    """A valid-looking, fictitious NIK: region digits, birth date (+40 for women), serial."""
+    pp, rr, dd, _ = region_code.split(".")
+    day = 1 + serial % 28 + (40 if female else 0)
+    month = 1 + serial % 12
+    return f"{pp}{rr}{dd}{day:02d}{month:02d}{birth_year % 100:02d}{serial:04d}"
+
+
+async def seed(session: AsyncSession, personal: Any = None) -> dict[str, int]:
     """Fill an empty database; refuse when communities already exist."""
     if await session.scalar(select(func.count()).select_from(Community)):
         raise Conflict("the database already has communities; seed-demo fills only an empty one")
@@ -78,5 +93,40 @@ async def seed(session: AsyncSession) -> dict[str, int]:
                 ikl=values[2], idm_score=score, idm_status=idm_status(score).value,
             ))
             counts["development_indices"] += 1
+        if personal is not None:
+            counts["people"] = counts.get("people", 0) + await _seed_people(
+                session, personal, community, counts["communities"]
+            )
     await session.flush()
     return counts
+
+
+async def _seed_people(
+    session: AsyncSession, personal: Any, community: Community, offset: int
+) -> int:
+    from app.people.models import Person
+    from app.people.service import apply_personal_fields
+
+    groups = [[], ["elderly"], ["poor_household"], ["youth"], ["female_headed_household"]]
+    made = 0
+    for n in range(10):
+        female = n % 2 == 0
+        name = (FEMALE_NAMES if female else MALE_NAMES)[(n + offset) % 10]
+        birth_year = 1950 + (n * 7 + offset * 3) % 56
+        values: dict[str, Any] = {
+            "community_id": community.id, "full_name": name,
+            "sex": "female" if female else "male", "birth_year": birth_year,
+            "disability": n % 7 == 3, "vulnerable_groups": groups[n % 5],
+            "consent_purposes": ["program_participation", "needs_assessment"]
+            + (["contact"] if n % 3 == 0 else []),
+            "consent_given_at": datetime.now(UTC),
+        }
+        if n % 4 != 3:  # some people have no NIK on record
+            values["nik"] = _fake_nik(community.region_code, birth_year, female,
+                                      offset * 100 + n + 1)
+        if n % 3 == 0:
+            values["phone"] = f"+62812{offset:03d}{n:04d}"
+        apply_personal_fields(values, personal)
+        session.add(Person(**values))
+        made += 1
+    return made

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.middleware.cors import CORSMiddleware
 
 from app import db_models  # noqa: F401  (register every table before mappers configure)
 from app.api import api_router
@@ -22,7 +21,11 @@ from app.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from app.core.health import router as health_router
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import (
+    BodyLimitMiddleware,
+    ProblemCORSMiddleware,
+    RequestContextMiddleware,
+)
 from app.core.pii import Hasher, PiiCipher
 from app.people.service import PersonalData
 
@@ -98,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],

@@ -10,10 +10,14 @@ import logging
 import re
 import secrets
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 from fastapi import HTTPException
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import request_id_var
@@ -196,3 +200,35 @@ class _BodyTooLarge(HTTPException):
 
     def __init__(self) -> None:
         super().__init__(status_code=413, detail="request body too large")
+
+
+_cors_path_var: ContextVar[str] = ContextVar("cors_path", default="")
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS layer, but a refused preflight is a 400 problem, not plain text."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _cors_path_var.set(str(scope.get("path", "")))
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _cors_path_var.reset(token)
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        detail = bytes(response.body).decode("latin-1")
+        body = orjson.dumps(
+            problem_body(None, response.status_code, slug="cors-rejected", detail=detail,
+                         path=_cors_path_var.get(), request_id=request_id_var.get() or "")
+        )
+        headers = {
+            k: v for k, v in response.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
+        return Response(
+            body, status_code=response.status_code, media_type=PROBLEM_MEDIA_TYPE,
+            headers=headers,
+        )

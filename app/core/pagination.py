@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Select, String, and_, or_, tuple_
+from sqlalchemy import Select, String, TypeDecorator, and_, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Unprocessable
@@ -158,9 +158,12 @@ async def paginate(
 
 def _python_type(column: InstrumentedAttribute[Any]) -> type:
     """The Python type of a sort column; SQLModel's string type reports ``object``."""
-    if isinstance(column.type, String):
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):
+        sql_type = sql_type.impl_instance
+    if isinstance(sql_type, String):
         return str
-    python_type: type = column.type.python_type
+    python_type: type = sql_type.python_type
     return python_type
 
 
