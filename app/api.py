@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from app.assessments.router import router as assessments_router
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.communities.router import router as communities_router
@@ -9,5 +10,12 @@ from app.core.audit_router import router as audit_router
 from app.people.router import router as people_router
 
 api_router = APIRouter(prefix="/api/v1")
-for router in (auth_router, users_router, communities_router, people_router, audit_router):
+for router in (
+    auth_router,
+    users_router,
+    communities_router,
+    people_router,
+    assessments_router,
+    audit_router,
+):
     api_router.include_router(router)

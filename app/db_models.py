@@ -1,8 +1,17 @@
 """Import every table module once, so metadata and mappers see all tables (Alembic too)."""
 
+from app.assessments import models as assessments_models
 from app.auth import models as auth_models
 from app.communities import models as communities_models
-from app.core import audit, idempotency
+from app.core import audit, idempotency, transitions
 from app.people import models as people_models
 
-__all__ = ["audit", "auth_models", "communities_models", "idempotency", "people_models"]
+__all__ = [
+    "assessments_models",
+    "audit",
+    "auth_models",
+    "communities_models",
+    "idempotency",
+    "people_models",
+    "transitions",
+]

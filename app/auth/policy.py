@@ -60,6 +60,16 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("people_lookup", READ): _MANAGERS | {Role.facilitator},
     ("people_identified", READ): _ADMIN,
     ("people_data_export", READ): _MANAGERS,
+    # Needs assessments: read by all but partners (they hold people's words); written in
+    # the field by facilitators of the community.
+    ("needs_assessments", READ): _MANAGERS | {Role.facilitator, Role.analyst},
+    ("needs_assessments", WRITE): _MANAGERS | {Role.facilitator},
+    ("needs_assessments", DELETE): _MANAGERS | {Role.facilitator},
+    ("needs_assessments", RESTORE): _ADMIN,
+    ("findings", WRITE): _MANAGERS | {Role.facilitator},
+    ("findings", DELETE): _MANAGERS | {Role.facilitator},
+    ("findings", RESTORE): _ADMIN,
+    ("ballots", WRITE): _MANAGERS | {Role.facilitator},
 }
 
 

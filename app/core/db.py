@@ -39,6 +39,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,  # a restarted database is noticed, not served broken sockets
+        hide_parameters=True,  # SQL errors and echo never carry values (personal data)
         pool_recycle=1800,
         connect_args={
             "timeout": 5,

@@ -11,13 +11,15 @@ import re
 
 from app.core.regions import PROVINCES
 
-_DIGITS = re.compile(r"^\d{16}$")
+# ASCII digits only: ``\d`` also matches other scripts' digits, which int() accepts, so a
+# NIK with a full-width digit would pass and be hashed apart from its ASCII twin (duplicate).
+_DIGITS = re.compile(r"[0-9]{16}")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def validate_nik(value: str) -> str:
     nik = value.strip().replace(" ", "")
-    if not _DIGITS.match(nik):
+    if not _DIGITS.fullmatch(nik):
         raise ValueError("NIK must be exactly 16 digits")
     province, regency, district = nik[0:2], nik[2:4], nik[4:6]
     day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])

@@ -1,0 +1,280 @@
+"""The real server process and the ``berdaya`` command, over real HTTP and real pipes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.core.config import ConfigError, Settings
+from app.core.db import ensure_database
+
+ROOT = Path(__file__).resolve().parent.parent
+BERDAYA = ROOT / ".venv" / "bin" / "berdaya"
+if not BERDAYA.exists():  # installed elsewhere: the console script next to this interpreter
+    BERDAYA = Path(sys.executable).parent / "berdaya"
+
+ADMIN_EMAIL = "root@berdaya.id"
+ADMIN_PASSWORD = "Sup3r-Secret-Adm1n-Pw"
+
+
+def _connect_kwargs(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    return {
+        "host": parsed.query.get("host") or parsed.host,
+        "port": parsed.port,
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "database": parsed.database,
+    }
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    async def drop() -> None:
+        conn = await asyncpg.connect(**_connect_kwargs(server_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def fresh_database(server_url: str) -> Iterator[str]:
+    """An empty database (not migrated), dropped afterwards."""
+    name = f"berdaya_proc_{secrets.token_hex(4)}"
+    ensure_database(server_url, name)
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(False)
+    finally:
+        _drop_database(server_url, name)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _child_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The parent's environment without any BERDAYA_ setting, plus what the test sets."""
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("BERDAYA_") and k not in ("DATABASE_URL", "TEST_DATABASE_URL")
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        BERDAYA_DATA_DIR=str(data_dir),
+        BERDAYA_ENV="development",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.2)
+    pytest.fail(f"the server did not come up in {timeout}s ({last!r}):\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode
+
+
+def test_serve_end_to_end(fresh_database: str, tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    stdout_path, stderr_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    env = _child_env(
+        fresh_database, tmp_path / "data",
+        BERDAYA_ADMIN_EMAIL=ADMIN_EMAIL, BERDAYA_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [str(BERDAYA), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=tmp_path,
+        )
+    try:
+        _wait_until_up(base, proc, stderr_path, timeout=30)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            r = http.get("/readyz")
+            assert r.status_code == 200, r.text
+            assert r.json()["database"] == "ok"
+
+            r = http.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": ADMIN_EMAIL,
+                      "password": ADMIN_PASSWORD},
+            )
+            assert r.status_code == 200, r.text
+            token = r.json()
+            assert token["token_type"].lower() == "bearer"
+            http.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+            r = http.post(
+                "/api/v1/communities",
+                json={"name": "Desa Proses", "kind": "desa", "region_code": "32.04.12.2001"},
+                headers={"X-Request-ID": "proc-test-create-1"},
+            )
+            assert r.status_code == 201, r.text
+            assert r.headers["x-request-id"] == "proc-test-create-1"
+            community = r.json()
+
+            r = http.get("/api/v1/communities")
+            assert r.status_code == 200, r.text
+            assert [c["id"] for c in r.json()["items"]] == [community["id"]]
+
+            r = http.get(f"/api/v1/communities/{community['id']}")
+            assert r.status_code == 200, r.text
+            etag = r.headers["etag"]
+            assert etag
+            r = http.get(
+                f"/api/v1/communities/{community['id']}", headers={"If-None-Match": etag}
+            )
+            assert r.status_code == 304
+
+            # a wrong password is refused (and must not be logged either)
+            r = http.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": ADMIN_EMAIL,
+                      "password": "wrong-" + ADMIN_PASSWORD},
+            )
+            assert r.status_code == 401
+    finally:
+        returncode = _stop(proc)
+
+    assert returncode in (0, -signal.SIGTERM), returncode
+    stdout = stdout_path.read_text()
+    stderr = stderr_path.read_text()
+    assert ADMIN_PASSWORD not in stdout
+    assert ADMIN_PASSWORD not in stderr
+
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert lines, f"no log lines on stdout; stderr:\n{stderr}"
+    entries = []
+    for line in lines:
+        entry = json.loads(line)  # every stdout line is one JSON object
+        assert isinstance(entry, dict), line
+        entries.append(entry)
+    access = [e for e in entries if e.get("logger") == "berdaya.access"]
+    # healthz polls, readyz, token, create, list, get, 304, failed token
+    assert len(access) >= 7, entries
+    for entry in access:
+        for key in ("request_id", "route", "status", "duration_ms"):
+            assert key in entry, (key, entry)
+        assert isinstance(entry["status"], int)
+        assert isinstance(entry["duration_ms"], int | float)
+    assert any(
+        e["request_id"] == "proc-test-create-1" and e["status"] == 201 and e["method"] == "POST"
+        for e in access
+    )
+    # the route template, never the concrete path (no ids in the log)
+    assert not any(community["id"] in line for line in lines)
+    assert {e["status"] for e in access} >= {200, 201, 304, 401}
+
+
+def test_create_user_command(database_url: str, tmp_path: Path) -> None:
+    env = _child_env(database_url, tmp_path / "data")
+    password = "a-long-enough-password"
+    result = subprocess.run(
+        [str(BERDAYA), "create-user", "--email", "x@berdaya.id", "--role", "coordinator",
+         "--password-stdin"],
+        input=password + "\n", env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.strip()
+    assert uuid.UUID(printed)
+    assert password not in result.stdout + result.stderr
+
+    # the same email again is refused
+    again = subprocess.run(
+        [str(BERDAYA), "create-user", "--email", "x@berdaya.id", "--role", "coordinator",
+         "--password-stdin"],
+        input=password + "\n", env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert again.returncode != 0
+    assert password not in again.stdout + again.stderr
+
+
+def test_create_user_command_refuses_short_password(database_url: str, tmp_path: Path) -> None:
+    env = _child_env(database_url, tmp_path / "data")
+    short = "short-pw1"  # 9 characters
+    result = subprocess.run(
+        [str(BERDAYA), "create-user", "--email", "y@berdaya.id", "--role", "coordinator",
+         "--password-stdin"],
+        input=short + "\n", env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert not result.stdout.strip()
+    assert short not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_create_user_command_requires_password_stdin(database_url: str, tmp_path: Path) -> None:
+    env = _child_env(database_url, tmp_path / "data")
+    result = subprocess.run(
+        [str(BERDAYA), "create-user", "--email", "z@berdaya.id", "--role", "coordinator"],
+        input="a-long-enough-password\n", env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert not result.stdout.strip()
+
+
+def test_production_without_secrets_refuses_to_start(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="production", database_url=database_url, data_dir=tmp_path,
+    )
+    with pytest.raises(ConfigError) as info:
+        settings.ensure_secrets()
+    assert "BERDAYA_JWT_PRIVATE_KEY" in str(info.value)
+    # nothing was generated on disk
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_production_serve_without_secrets_exits(fresh_database: str, tmp_path: Path) -> None:
+    env = _child_env(fresh_database, tmp_path / "data", BERDAYA_ENV="production")
+    result = subprocess.run(
+        [str(BERDAYA), "serve", "--port", str(_free_port())],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert "missing secrets" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "secrets").exists()
