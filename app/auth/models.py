@@ -24,8 +24,12 @@ class User(ResourceMixin, table=True):
     __tablename__ = "users"
     __table_args__ = (
         enum_check("role", Role),
-        Index("uq_users_email_live", text("lower(email)"), unique=True,
-              postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_users_email_live",
+            text("lower(email)"),
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     email: str = Field(max_length=254, nullable=False)
@@ -39,10 +43,14 @@ class User(ResourceMixin, table=True):
     )
     # Access tokens issued before this instant are refused (set by logout).
     tokens_valid_after: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )
     last_login_at: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )
 
 
@@ -57,15 +65,21 @@ class RefreshToken(IdMixin, table=True):
     )
     token_hash: str = Field(max_length=64, nullable=False, unique=True)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False,  # type: ignore[call-overload]
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": func.now()},
     )
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)  # type: ignore[call-overload]
     rotated_at: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )
     revoked_at: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )
 
 
@@ -79,6 +93,8 @@ class LoginFailure(SQLModel, table=True):
     # "account:<sha256 of the lower-cased email>" or "address:<client address>"
     key: str = Field(max_length=100, nullable=False)
     at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False,  # type: ignore[call-overload]
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": func.now()},
     )

@@ -9,9 +9,9 @@ Two questions, answered only here:
   are simply not found (404) without any route remembering to check.
 
 Partner scope: a partner principal sees what concerns its own organisation's
-partnerships. Packages that create such links register a source of community ids
-with ``register_partner_community_source``; until one exists, partners see no
-community at all (fail closed).
+partnerships: the programs a registered source names (``register_partner_program_source``,
+used by the partnerships package) and those programs' communities. Until a source
+exists, partners see nothing (fail closed).
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, select, true, union
+from sqlmodel import col
 
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.communities.models import CommunityFacilitator
 from app.core.errors import Forbidden
+from app.programs.models import ProgramCommunity
 
 READ, WRITE, DELETE, RESTORE, ERASE = "read", "write", "delete", "restore", "erase"
+APPROVE = "approve"
 
 _ALL = frozenset(Role)
 _MANAGERS = frozenset({Role.admin, Role.coordinator})
@@ -70,6 +73,25 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("findings", DELETE): _MANAGERS | {Role.facilitator},
     ("findings", RESTORE): _ADMIN,
     ("ballots", WRITE): _MANAGERS | {Role.facilitator},
+    # Programs: planned and approved by coordinators; facilitators run activities and
+    # record measurements in their communities.
+    ("programs", READ): _ALL,
+    ("programs", WRITE): _MANAGERS,
+    ("programs", DELETE): _MANAGERS,
+    ("programs", RESTORE): _ADMIN,
+    ("programs", APPROVE): _MANAGERS,
+    ("activities", WRITE): _MANAGERS | {Role.facilitator},
+    ("activities", DELETE): _MANAGERS | {Role.facilitator},
+    ("activities", RESTORE): _ADMIN,
+    ("indicators", WRITE): _MANAGERS,
+    ("indicators", DELETE): _MANAGERS,
+    ("indicators", RESTORE): _ADMIN,
+    ("measurements", WRITE): _MANAGERS | {Role.facilitator},
+    ("measurements", DELETE): _MANAGERS | {Role.facilitator},
+    ("measurements", RESTORE): _ADMIN,
+    ("budget_lines", WRITE): _MANAGERS,
+    ("budget_lines", DELETE): _MANAGERS,
+    ("budget_lines", RESTORE): _ADMIN,
 }
 
 
@@ -83,14 +105,21 @@ def authorize(principal: Principal, resource: str, action: str) -> None:
         raise Forbidden(f"the {principal.role.value} role may not {action} {resource}")
 
 
-PartnerCommunitySource = Callable[[uuid.UUID], Select[Any]]
-_partner_community_sources: list[PartnerCommunitySource] = []
+PartnerProgramSource = Callable[[uuid.UUID], Select[Any]]
+_partner_program_sources: list[PartnerProgramSource] = []
 
 
-def register_partner_community_source(source: PartnerCommunitySource) -> None:
-    """Let a package (partnerships) say which community ids an organisation may see."""
-    if source not in _partner_community_sources:
-        _partner_community_sources.append(source)
+def register_partner_program_source(source: PartnerProgramSource) -> None:
+    """Let the partnerships package say which program ids an organisation may see."""
+    if source not in _partner_program_sources:
+        _partner_program_sources.append(source)
+
+
+def partner_programs(organization_id: uuid.UUID) -> Select[Any] | None:
+    sources = [source(organization_id) for source in _partner_program_sources]
+    if not sources:
+        return None
+    return select(union(*sources).subquery().c[0])
 
 
 def facilitator_communities(user_id: uuid.UUID) -> Select[Any]:
@@ -104,9 +133,31 @@ def community_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
     if principal.role is Role.facilitator:
         return column.in_(facilitator_communities(principal.id))
     if principal.role is Role.partner and principal.organization_id is not None:
-        sources = [source(principal.organization_id) for source in _partner_community_sources]
-        if sources:
-            return column.in_(union(*sources))
+        programs = partner_programs(principal.organization_id)
+        if programs is not None:
+            return column.in_(
+                select(ProgramCommunity.community_id).where(
+                    col(ProgramCommunity.program_id).in_(programs)
+                )
+            )
+    return false()
+
+
+def program_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
+    """Programs (``column`` is a program id) the caller may see: facilitators those touching
+    their communities, partners those of their organisation's partnerships."""
+    if principal.role in (Role.admin, Role.coordinator, Role.analyst):
+        return true()
+    if principal.role is Role.facilitator:
+        return column.in_(
+            select(ProgramCommunity.program_id).where(
+                col(ProgramCommunity.community_id).in_(facilitator_communities(principal.id))
+            )
+        )
+    if principal.role is Role.partner and principal.organization_id is not None:
+        programs = partner_programs(principal.organization_id)
+        if programs is not None:
+            return column.in_(programs)
     return false()
 
 

@@ -66,7 +66,8 @@ async def token(
     else:
         raise BadRequest(f"unsupported grant_type; use one of: {', '.join(GRANT_TYPES)}")
     body = TokenResponse(
-        access_token=issued.access_token, expires_in=issued.expires_in,
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
         refresh_token=issued.refresh_token,
     )
     return model_response(request, body, headers={"Cache-Control": "no-store"})
@@ -91,8 +92,12 @@ async def revoke(
 @router.get("/me", name="auth-me", response_model=Me, responses=problem_responses(401))
 async def me(principal: PrincipalDep) -> Me:
     return Me(
-        id=principal.id, kind=principal.kind, role=principal.role, email=principal.email,
-        full_name=principal.full_name, organization_id=principal.organization_id,
+        id=principal.id,
+        kind=principal.kind,
+        role=principal.role,
+        email=principal.email,
+        full_name=principal.full_name,
+        organization_id=principal.organization_id,
         community_ids=sorted(principal.community_ids),
     )
 
@@ -126,7 +131,9 @@ users = UserRepository()
 
 
 @users_router.get(
-    "", name="users-list", response_model=Page[UserRead],
+    "",
+    name="users-list",
+    response_model=Page[UserRead],
     responses=problem_responses(401, 403, 422),
 )
 async def list_users(
@@ -148,7 +155,10 @@ async def list_users(
     if is_active is not None:
         conditions.append(User.is_active == is_active)
     rows, next_cursor = await users.page(
-        session, principal, params, conditions=conditions,
+        session,
+        principal,
+        params,
+        conditions=conditions,
         filters={"role": role, "organization_id": organization_id, "is_active": is_active},
     )
     set_link_header(request, response, next_cursor)
@@ -156,7 +166,10 @@ async def list_users(
 
 
 @users_router.post(
-    "", name="users-create", status_code=201, response_model=UserRead,
+    "",
+    name="users-create",
+    status_code=201,
+    response_model=UserRead,
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_user(
@@ -164,18 +177,28 @@ async def create_user(
 ) -> Response:
     authorize(principal, "users", WRITE)
     user = await service.create_user(
-        session, email=body.email, full_name=body.full_name, role=body.role,
-        password=body.password, organization_id=body.organization_id, actor=principal,
+        session,
+        email=body.email,
+        full_name=body.full_name,
+        role=body.role,
+        password=body.password,
+        organization_id=body.organization_id,
+        actor=principal,
     )
     user.is_active = body.is_active
     return model_response(
-        request, UserRead.model_validate(user), version=user.version, status_code=201,
+        request,
+        UserRead.model_validate(user),
+        version=user.version,
+        status_code=201,
         headers={"Location": f"/api/v1/users/{user.id}"},
     )
 
 
 @users_router.get(
-    "/{user_id}", name="users-get", response_model=UserRead,
+    "/{user_id}",
+    name="users-get",
+    response_model=UserRead,
     responses=problem_responses(401, 403, 404),
 )
 async def get_user(
@@ -187,11 +210,16 @@ async def get_user(
 
 
 @users_router.patch(
-    "/{user_id}", name="users-update", response_model=UserRead,
+    "/{user_id}",
+    name="users-update",
+    response_model=UserRead,
     responses=problem_responses(401, 403, 404, 412, 422),
 )
 async def update_user(
-    request: Request, session: SessionDep, principal: PrincipalDep, user_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    user_id: uuid.UUID,
     body: UserUpdate,
 ) -> Response:
     authorize(principal, "users", WRITE)
@@ -221,7 +249,9 @@ async def update_user(
 
 
 @users_router.delete(
-    "/{user_id}", name="users-delete", status_code=204,
+    "/{user_id}",
+    name="users-delete",
+    status_code=204,
     responses=problem_responses(401, 403, 404, 412),
 )
 async def delete_user(
@@ -235,7 +265,9 @@ async def delete_user(
 
 
 @users_router.post(
-    "/{user_id}/restore", name="users-restore", response_model=UserRead,
+    "/{user_id}/restore",
+    name="users-restore",
+    response_model=UserRead,
     responses=problem_responses(401, 403, 404, 409),
 )
 async def restore_user(
@@ -243,4 +275,3 @@ async def restore_user(
 ) -> Response:
     user = await users.restore(session, principal, user_id)
     return model_response(request, UserRead.model_validate(user), version=user.version)
-

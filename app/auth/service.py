@@ -54,8 +54,16 @@ async def check_throttle(
             )
         ).one()
         if count >= limit:
-            retry = int((oldest + timedelta(seconds=settings.login_window_seconds)
-                         - datetime.now(UTC)).total_seconds()) + 1
+            retry = (
+                int(
+                    (
+                        oldest
+                        + timedelta(seconds=settings.login_window_seconds)
+                        - datetime.now(UTC)
+                    ).total_seconds()
+                )
+                + 1
+            )
             raise TooManyRequests(
                 "too many failed logins; wait before trying again",
                 headers={"Retry-After": str(max(retry, 1))},
@@ -213,7 +221,11 @@ async def create_user(
     session.add(user)
     await session.flush()
     await audit.record(
-        session, actor, "create", "users", user.id,
+        session,
+        actor,
+        "create",
+        "users",
+        user.id,
         ["email", "full_name", "role", "organization_id", "password"],
     )
     return user

@@ -37,8 +37,11 @@ class Community(ResourceMixin, table=True):
         enum_check("kind", CommunityKind),
         Index("ix_communities_created_at_id", "created_at", "id"),
         Index("ix_communities_name_id", "name", "id"),
-        Index("ix_communities_region_code_pattern", "region_code",
-              postgresql_ops={"region_code": "text_pattern_ops"}),
+        Index(
+            "ix_communities_region_code_pattern",
+            "region_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
     )
 
     name: str = Field(max_length=200, nullable=False)
@@ -50,7 +53,9 @@ class Community(ResourceMixin, table=True):
     latitude: float | None = Field(default=None, nullable=True)
     longitude: float | None = Field(default=None, nullable=True)
     potentials: list[str] = Field(
-        default_factory=list, sa_type=ARRAY(String()), nullable=False,  # type: ignore[call-overload]
+        default_factory=list,
+        sa_type=ARRAY(String()),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": "{}"},
     )
 
@@ -67,7 +72,9 @@ class CommunityFacilitator(SQLModel, table=True):
         foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE"
     )
     assigned_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False,  # type: ignore[call-overload]
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": func.now()},
     )
 
@@ -78,8 +85,13 @@ class DevelopmentIndex(ResourceMixin, table=True):
     __tablename__ = "development_indices"
     __table_args__ = (
         enum_check("idm_status", IdmStatus),
-        Index("uq_development_indices_community_year_live", "community_id", "year",
-              unique=True, postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_development_indices_community_year_live",
+            "community_id",
+            "year",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_development_indices_created_at_id", "created_at", "id"),
     )
 

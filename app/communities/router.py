@@ -87,7 +87,9 @@ def _read(community: Community) -> CommunityRead:
 
 
 @router.get(
-    "", name="communities-list", response_model=Page[CommunityRead],
+    "",
+    name="communities-list",
+    response_model=Page[CommunityRead],
     summary="List communities (sort: created_at, updated_at, name)",
     responses=problem_responses(401, 422),
 )
@@ -115,7 +117,10 @@ async def list_communities(
     if q is not None:
         conditions.append(col(Community.name).icontains(q, autoescape=True))
     rows, next_cursor = await communities.page(
-        session, principal, params, conditions=conditions,
+        session,
+        principal,
+        params,
+        conditions=conditions,
         filters={"kind": kind, "region_code": region_code, "q": q},
     )
     set_link_header(request, response, next_cursor)
@@ -123,7 +128,10 @@ async def list_communities(
 
 
 @router.post(
-    "", name="communities-create", status_code=201, response_model=CommunityRead,
+    "",
+    name="communities-create",
+    status_code=201,
+    response_model=CommunityRead,
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_community(
@@ -134,13 +142,18 @@ async def create_community(
         session, principal, Community(**body.model_dump(exclude_unset=True))
     )
     return model_response(
-        request, _read(community), version=community.version, status_code=201,
+        request,
+        _read(community),
+        version=community.version,
+        status_code=201,
         headers={"Location": f"/api/v1/communities/{community.id}"},
     )
 
 
 @router.get(
-    "/{community_id}", name="communities-get", response_model=CommunityRead,
+    "/{community_id}",
+    name="communities-get",
+    response_model=CommunityRead,
     responses=problem_responses(401, 404),
 )
 async def get_community(
@@ -151,11 +164,16 @@ async def get_community(
 
 
 @router.patch(
-    "/{community_id}", name="communities-update", response_model=CommunityRead,
+    "/{community_id}",
+    name="communities-update",
+    response_model=CommunityRead,
     responses=problem_responses(401, 403, 404, 412, 422),
 )
 async def update_community(
-    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
     body: CommunityUpdate,
 ) -> Response:
     community = await communities.get_for_change(session, principal, community_id, request)
@@ -168,7 +186,9 @@ async def update_community(
 
 
 @router.delete(
-    "/{community_id}", name="communities-delete", status_code=204,
+    "/{community_id}",
+    name="communities-delete",
+    status_code=204,
     responses=problem_responses(401, 403, 404, 412),
 )
 async def delete_community(
@@ -179,7 +199,9 @@ async def delete_community(
 
 
 @router.post(
-    "/{community_id}/restore", name="communities-restore", response_model=CommunityRead,
+    "/{community_id}/restore",
+    name="communities-restore",
+    response_model=CommunityRead,
     responses=problem_responses(401, 403, 404),
 )
 async def restore_community(
@@ -193,8 +215,10 @@ async def restore_community(
 
 
 @router.get(
-    "/{community_id}/facilitators", name="community-facilitators-list",
-    response_model=list[FacilitatorRead], responses=problem_responses(401, 403, 404),
+    "/{community_id}/facilitators",
+    name="community-facilitators-list",
+    response_model=list[FacilitatorRead],
+    responses=problem_responses(401, 403, 404),
 )
 async def list_facilitators(
     session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID
@@ -211,8 +235,10 @@ async def list_facilitators(
 
 
 @router.put(
-    "/{community_id}/facilitators/{user_id}", name="community-facilitators-assign",
-    status_code=204, responses=problem_responses(401, 403, 404, 422),
+    "/{community_id}/facilitators/{user_id}",
+    name="community-facilitators-assign",
+    status_code=204,
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def assign_facilitator(
     session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID, user_id: uuid.UUID
@@ -237,8 +263,10 @@ async def assign_facilitator(
 
 
 @router.delete(
-    "/{community_id}/facilitators/{user_id}", name="community-facilitators-unassign",
-    status_code=204, responses=problem_responses(401, 403, 404),
+    "/{community_id}/facilitators/{user_id}",
+    name="community-facilitators-unassign",
+    status_code=204,
+    responses=problem_responses(401, 403, 404),
 )
 async def unassign_facilitator(
     session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID, user_id: uuid.UUID
@@ -279,8 +307,12 @@ async def ensure_year_free(
 
 
 async def _get_index(
-    session: AsyncSession, principal: Principal, community_id: uuid.UUID, index_id: uuid.UUID,
-    *, for_update: bool = False,
+    session: AsyncSession,
+    principal: Principal,
+    community_id: uuid.UUID,
+    index_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> DevelopmentIndex:
     entry = await indices.get(session, principal, index_id, for_update=for_update)
     if entry.community_id != community_id:
@@ -293,18 +325,25 @@ def indices_not_found() -> NotFound:
 
 
 @router.get(
-    "/{community_id}/development-indices", name="development-indices-list",
+    "/{community_id}/development-indices",
+    name="development-indices-list",
     response_model=Page[DevelopmentIndexRead],
     summary="List a community's yearly IDM (sort: year, created_at, updated_at)",
     responses=problem_responses(401, 404, 422),
 )
 async def list_indices(
-    request: Request, response: Response, session: SessionDep, principal: PrincipalDep,
-    community_id: uuid.UUID, params: Annotated[ListParams, Depends(list_params)],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
+    params: Annotated[ListParams, Depends(list_params)],
 ) -> Page[DevelopmentIndexRead]:
     await communities.get(session, principal, community_id)
     rows, next_cursor = await indices.page(
-        session, principal, params,
+        session,
+        principal,
+        params,
         conditions=[DevelopmentIndex.community_id == community_id],
         filters={"community_id": community_id},
     )
@@ -313,11 +352,17 @@ async def list_indices(
 
 
 @router.post(
-    "/{community_id}/development-indices", name="development-indices-create", status_code=201,
-    response_model=DevelopmentIndexRead, responses=problem_responses(401, 403, 404, 409, 422),
+    "/{community_id}/development-indices",
+    name="development-indices-create",
+    status_code=201,
+    response_model=DevelopmentIndexRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_index(
-    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
     body: DevelopmentIndexCreate,
 ) -> Response:
     await communities.get(session, principal, community_id, for_update=True)
@@ -325,24 +370,38 @@ async def create_index(
     await ensure_year_free(session, community_id, body.year)
     score = idm_score(body.iks, body.ike, body.ikl)
     entry = await indices.add(
-        session, principal,
+        session,
+        principal,
         DevelopmentIndex(
-            community_id=community_id, year=body.year, iks=body.iks, ike=body.ike, ikl=body.ikl,
-            idm_score=score, idm_status=idm_status(score).value,
+            community_id=community_id,
+            year=body.year,
+            iks=body.iks,
+            ike=body.ike,
+            ikl=body.ikl,
+            idm_score=score,
+            idm_status=idm_status(score).value,
         ),
     )
     return model_response(
-        request, _read_index(entry), version=entry.version, status_code=201,
+        request,
+        _read_index(entry),
+        version=entry.version,
+        status_code=201,
         headers={"Location": f"/api/v1/communities/{community_id}/development-indices/{entry.id}"},
     )
 
 
 @router.get(
-    "/{community_id}/development-indices/{index_id}", name="development-indices-get",
-    response_model=DevelopmentIndexRead, responses=problem_responses(401, 404),
+    "/{community_id}/development-indices/{index_id}",
+    name="development-indices-get",
+    response_model=DevelopmentIndexRead,
+    responses=problem_responses(401, 404),
 )
 async def get_index(
-    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
     index_id: uuid.UUID,
 ) -> Response:
     entry = await _get_index(session, principal, community_id, index_id)
@@ -350,12 +409,18 @@ async def get_index(
 
 
 @router.patch(
-    "/{community_id}/development-indices/{index_id}", name="development-indices-update",
-    response_model=DevelopmentIndexRead, responses=problem_responses(401, 403, 404, 412, 422),
+    "/{community_id}/development-indices/{index_id}",
+    name="development-indices-update",
+    response_model=DevelopmentIndexRead,
+    responses=problem_responses(401, 403, 404, 412, 422),
 )
 async def update_index(
-    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
-    index_id: uuid.UUID, body: DevelopmentIndexUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
+    index_id: uuid.UUID,
+    body: DevelopmentIndexUpdate,
 ) -> Response:
     await _get_index(session, principal, community_id, index_id)
     entry = await indices.get_for_change(session, principal, index_id, request)
@@ -371,11 +436,16 @@ async def update_index(
 
 
 @router.delete(
-    "/{community_id}/development-indices/{index_id}", name="development-indices-delete",
-    status_code=204, responses=problem_responses(401, 403, 404, 412),
+    "/{community_id}/development-indices/{index_id}",
+    name="development-indices-delete",
+    status_code=204,
+    responses=problem_responses(401, 403, 404, 412),
 )
 async def delete_index(
-    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
     index_id: uuid.UUID,
 ) -> Response:
     await _get_index(session, principal, community_id, index_id)
@@ -385,11 +455,15 @@ async def delete_index(
 
 @router.post(
     "/{community_id}/development-indices/{index_id}/restore",
-    name="development-indices-restore", response_model=DevelopmentIndexRead,
+    name="development-indices-restore",
+    response_model=DevelopmentIndexRead,
     responses=problem_responses(401, 403, 404, 409),
 )
 async def restore_index(
-    request: Request, session: SessionDep, principal: PrincipalDep, community_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: uuid.UUID,
     index_id: uuid.UUID,
 ) -> Response:
     await communities.get(session, principal, community_id)
@@ -397,4 +471,3 @@ async def restore_index(
     if entry.community_id != community_id:
         raise indices_not_found()
     return model_response(request, _read_index(entry), version=entry.version)
-

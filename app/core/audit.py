@@ -27,7 +27,9 @@ class AuditEvent(IdMixin, table=True):
     )
 
     at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False,  # type: ignore[call-overload]
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": func.now()},
     )
     actor_id: uuid.UUID | None = Field(default=None, nullable=True, index=True)
@@ -36,7 +38,9 @@ class AuditEvent(IdMixin, table=True):
     resource: str = Field(max_length=60, nullable=False)
     resource_id: uuid.UUID | None = Field(default=None, nullable=True)
     changed_fields: list[str] = Field(
-        default_factory=list, sa_type=ARRAY(String()), nullable=False,  # type: ignore[call-overload]
+        default_factory=list,
+        sa_type=ARRAY(String()),
+        nullable=False,  # type: ignore[call-overload]
     )
     request_id: str | None = Field(default=None, max_length=64, nullable=True)
     # Free text chosen by code, never by input that may hold personal data

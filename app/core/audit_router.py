@@ -37,7 +37,9 @@ class AuditEventRead(BaseModel):
 
 
 @router.get(
-    "", name="audit-events-list", response_model=Page[AuditEventRead],
+    "",
+    name="audit-events-list",
+    response_model=Page[AuditEventRead],
     summary="List audit events, newest first (sort: at, -at)",
     responses=problem_responses(401, 403, 422),
 )
@@ -69,9 +71,18 @@ async def list_audit_events(
     if until is not None:
         stmt = stmt.where(AuditEvent.at < until)
     rows, next_cursor = await paginate(
-        session, stmt, keyset=KEYSET, params=params,
-        filters={"actor_id": actor_id, "resource": resource, "resource_id": resource_id,
-                 "action": action, "since": since, "until": until},
+        session,
+        stmt,
+        keyset=KEYSET,
+        params=params,
+        filters={
+            "actor_id": actor_id,
+            "resource": resource,
+            "resource_id": resource_id,
+            "action": action,
+            "since": since,
+            "until": until,
+        },
         updated_column=AuditEvent.at,
     )
     set_link_header(request, response, next_cursor)

@@ -166,8 +166,11 @@ def _validation_issues(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         message = str(err.get("msg", "invalid value"))
         issues.append(
-            {"loc": [p for p in err.get("loc", ()) if isinstance(p, str | int)],
-             "message": message, "type": str(err.get("type", "value_error"))}
+            {
+                "loc": [p for p in err.get("loc", ()) if isinstance(p, str | int)],
+                "message": message,
+                "type": str(err.get("type", "value_error")),
+            }
         )
     return issues
 
@@ -192,14 +195,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
         return problem_response(
-            request, exc.status, slug=exc.slug, detail=exc.detail, extra=exc.extra,
+            request,
+            exc.status,
+            slug=exc.slug,
+            detail=exc.detail,
+            extra=exc.extra,
             headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return problem_response(
-            request, 422, slug="validation-error", detail="the request is not valid",
+            request,
+            422,
+            slug="validation-error",
+            detail="the request is not valid",
             extra={"errors": _validation_issues(exc)},
         )
 
@@ -217,8 +227,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
             return problem_response(
-                request, 503, slug="service-unavailable",
-                detail="the database is unavailable; retry shortly", headers={"Retry-After": "2"},
+                request,
+                503,
+                slug="service-unavailable",
+                detail="the database is unavailable; retry shortly",
+                headers={"Retry-After": "2"},
             )
         log.exception("unhandled error")
         return problem_response(request, 500, slug="internal-error", detail="internal error")

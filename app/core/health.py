@@ -33,12 +33,17 @@ async def readyz(request: Request) -> Response:
             ).scalar_one_or_none()
     except Exception:
         return problem_response(
-            request, 503, slug="service-unavailable", detail="the database is unreachable",
+            request,
+            503,
+            slug="service-unavailable",
+            detail="the database is unreachable",
             headers={"Retry-After": "2"},
         )
     if current != expected:
         return problem_response(
-            request, 503, slug="service-unavailable",
+            request,
+            503,
+            slug="service-unavailable",
             detail="the database schema is not at the expected migration",
         )
     body = Health(status="ok", database="ok", migration=current)

@@ -39,7 +39,9 @@ class IdempotencyKey(SQLModel, table=True):
     response_body: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # type: ignore[call-overload]
     response_headers: list[Any] | None = Field(default=None, sa_type=JSONB, nullable=True)  # type: ignore[call-overload]
     created_at: datetime = Field(
-        sa_type=DateTime(timezone=True), nullable=False, index=True,  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
+        nullable=False,
+        index=True,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": func.now()},
     )
 
@@ -70,8 +72,13 @@ class IdempotencyMiddleware:
         path = scope.get("path", "")
         request_id = scope.get("state", {}).get("request_id", "")
         if not KEY_PATTERN.match(key):
-            await _problem(send, 422, path, request_id,
-                           "Idempotency-Key must be 1-255 visible ASCII characters")
+            await _problem(
+                send,
+                422,
+                path,
+                request_id,
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            )
             return
 
         body = await _read_body(receive)
@@ -84,7 +91,8 @@ class IdempotencyMiddleware:
         async with engine.begin() as conn:
             await conn.execute(
                 delete(_table).where(
-                    _table.c.owner == owner, _table.c.key == key,
+                    _table.c.owner == owner,
+                    _table.c.key == key,
                     _table.c.created_at < datetime.now(UTC) - timedelta(seconds=ttl),
                 )
             )
@@ -105,19 +113,35 @@ class IdempotencyMiddleware:
 
         if not won:
             if existing is None:  # expired and deleted between our statements: rare; retry
-                await _problem(send, 409, path, request_id,
-                               "the Idempotency-Key is being reset; retry")
+                await _problem(
+                    send, 409, path, request_id, "the Idempotency-Key is being reset; retry"
+                )
             elif existing.request_hash != digest:
-                await _problem(send, 422, path, request_id,
-                               "this Idempotency-Key was used with a different request")
+                await _problem(
+                    send,
+                    422,
+                    path,
+                    request_id,
+                    "this Idempotency-Key was used with a different request",
+                )
             elif existing.state != "done":
-                await _problem(send, 409, path, request_id,
-                               "a request with this Idempotency-Key is still in progress")
+                await _problem(
+                    send,
+                    409,
+                    path,
+                    request_id,
+                    "a request with this Idempotency-Key is still in progress",
+                )
             else:
                 replay = [(k.encode(), v.encode()) for k, v in existing.response_headers or []]
                 replay.append((b"idempotent-replayed", b"true"))
-                await send({"type": "http.response.start", "status": existing.status_code,
-                            "headers": replay})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": existing.status_code,
+                        "headers": replay,
+                    }
+                )
                 await send({"type": "http.response.body", "body": existing.response_body or b""})
             return
 
@@ -136,7 +160,8 @@ class IdempotencyMiddleware:
                 captured["status"] = message["status"]
                 captured["headers"] = [
                     (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers", []) if k.lower() in REPLAYED_HEADERS
+                    for k, v in message.get("headers", [])
+                    if k.lower() in REPLAYED_HEADERS
                 ]
             elif message["type"] == "http.response.body":
                 captured["body"].append(message.get("body", b""))
@@ -151,8 +176,11 @@ class IdempotencyMiddleware:
             async with engine.begin() as conn:
                 if completed and captured["status"] < 500:
                     await conn.execute(
-                        update(_table).where(where).values(
-                            state="done", status_code=captured["status"],
+                        update(_table)
+                        .where(where)
+                        .values(
+                            state="done",
+                            status_code=captured["status"],
                             response_body=b"".join(captured["body"]),
                             response_headers=captured["headers"],
                         )
@@ -176,12 +204,23 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _problem(send: Send, status: int, path: str, request_id: str, detail: str) -> None:
     body = orjson.dumps(
-        problem_body(None, status, path=path, request_id=request_id, detail=detail,
-                     slug="idempotency-" + ("conflict" if status == 409 else "mismatch"))
+        problem_body(
+            None,
+            status,
+            path=path,
+            request_id=request_id,
+            detail=detail,
+            slug="idempotency-" + ("conflict" if status == 409 else "mismatch"),
+        )
     )
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
-
-

@@ -111,7 +111,11 @@ class RequestContextMiddleware:
             if is_database_unavailable(exc):
                 status_holder["status"] = 503
                 await _send_problem(
-                    send, 503, path, request_id, slug="service-unavailable",
+                    send,
+                    503,
+                    path,
+                    request_id,
+                    slug="service-unavailable",
                     detail="the database is unavailable; retry shortly",
                 )
             else:
@@ -140,7 +144,16 @@ def _route_template(scope: Scope) -> str:
     """The route pattern (``/api/v1/people/{person_id}``), never the concrete path:
     concrete paths could carry identifiers a log reader should not correlate."""
     route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if route is None:
+        return "(unmatched)"
+    app = scope.get("app")
+    paths: dict[str, str] | None = getattr(getattr(app, "state", None), "route_paths", None)
+    if paths is None and app is not None:
+        # Routes included with a prefix are matched through their original (prefix-less)
+        # object; the app's own route list has the full paths, keyed by operation name.
+        paths = {r.name: r.path for r in app.routes if hasattr(r, "name") and hasattr(r, "path")}
+        app.state.route_paths = paths
+    template = (paths or {}).get(getattr(route, "name", ""), getattr(route, "path", None))
     return str(template) if template else "(unmatched)"
 
 
@@ -162,7 +175,11 @@ class BodyLimitMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_problem(
-                send, 413, path, request_id, slug="payload-too-large",
+                send,
+                413,
+                path,
+                request_id,
+                slug="payload-too-large",
                 detail=f"request body exceeds {limit} bytes",
             )
             return
@@ -190,7 +207,11 @@ class BodyLimitMiddleware:
             if response_started:
                 raise
             await _send_problem(
-                send, 413, path, request_id, slug="payload-too-large",
+                send,
+                413,
+                path,
+                request_id,
+                slug="payload-too-large",
                 detail=f"request body exceeds {limit} bytes",
             )
 
@@ -221,14 +242,23 @@ class ProblemCORSMiddleware(CORSMiddleware):
             return response
         detail = bytes(response.body).decode("latin-1")
         body = orjson.dumps(
-            problem_body(None, response.status_code, slug="cors-rejected", detail=detail,
-                         path=_cors_path_var.get(), request_id=request_id_var.get() or "")
+            problem_body(
+                None,
+                response.status_code,
+                slug="cors-rejected",
+                detail=detail,
+                path=_cors_path_var.get(),
+                request_id=request_id_var.get() or "",
+            )
         )
         headers = {
-            k: v for k, v in response.headers.items()
+            k: v
+            for k, v in response.headers.items()
             if k.lower() not in ("content-type", "content-length")
         }
         return Response(
-            body, status_code=response.status_code, media_type=PROBLEM_MEDIA_TYPE,
+            body,
+            status_code=response.status_code,
+            media_type=PROBLEM_MEDIA_TYPE,
             headers=headers,
         )

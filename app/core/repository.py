@@ -78,7 +78,11 @@ class ScopedRepository(Generic[M]):
         for condition in conditions:
             stmt = stmt.where(condition)
         rows, next_cursor = await paginate(
-            session, stmt, keyset=self.keyset, params=params, filters=filters or {},
+            session,
+            stmt,
+            keyset=self.keyset,
+            params=params,
+            filters=filters or {},
             updated_column=self.model.updated_at,
         )
         return list(rows), next_cursor
@@ -89,7 +93,11 @@ class ScopedRepository(Generic[M]):
         session.add(entity)
         await session.flush()
         await audit.record(
-            session, principal, action, self.resource, entity.id,  # type: ignore[attr-defined]
+            session,
+            principal,
+            action,
+            self.resource,
+            entity.id,  # type: ignore[attr-defined]
             changed_fields=entity.model_fields_set - {"id"},
         )
         return entity
@@ -116,18 +124,25 @@ class ScopedRepository(Generic[M]):
         changes: Mapping[str, Any],
         *,
         action: str = "update",
+        also_changed: Iterable[str] = (),
     ) -> list[str]:
-        """Merge ``changes`` into the row; bump its version; audit the changed field names."""
-        changed = [
-            field for field, value in changes.items() if getattr(entity, field) != value
-        ]
+        """Merge ``changes`` into the row; bump its version; audit the changed field names.
+
+        ``also_changed`` names changes the caller made elsewhere (link tables) that count
+        as a change of this resource."""
+        changed = [field for field, value in changes.items() if getattr(entity, field) != value]
         for field in changed:
             setattr(entity, field, changes[field])
+        changed.extend(also_changed)
         if changed:
             touch(entity)
             await session.flush()
             await audit.record(
-                session, principal, action, self.resource, entity.id,  # type: ignore[attr-defined]
+                session,
+                principal,
+                action,
+                self.resource,
+                entity.id,  # type: ignore[attr-defined]
                 changed_fields=changed,
             )
         return changed
@@ -142,13 +157,9 @@ class ScopedRepository(Generic[M]):
         await audit.record(session, principal, "delete", self.resource, item_id)
         return entity
 
-    async def restore(
-        self, session: AsyncSession, principal: Principal, item_id: uuid.UUID
-    ) -> M:
+    async def restore(self, session: AsyncSession, principal: Principal, item_id: uuid.UUID) -> M:
         authorize(principal, self.resource, RESTORE)
-        entity = await self.get(
-            session, principal, item_id, for_update=True, include_deleted=True
-        )
+        entity = await self.get(session, principal, item_id, for_update=True, include_deleted=True)
         if entity.deleted_at is not None:  # type: ignore[attr-defined]
             await self.before_restore(session, entity)
             entity.deleted_at = None  # type: ignore[attr-defined]

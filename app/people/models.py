@@ -41,8 +41,12 @@ class Person(ResourceMixin, table=True):
     __table_args__ = (
         enum_check("sex", Sex),
         # One live registration per NIK; erased and deleted people free it.
-        Index("uq_people_nik_hash_live", "nik_hash", unique=True,
-              postgresql_where=text("deleted_at IS NULL AND nik_hash IS NOT NULL")),
+        Index(
+            "uq_people_nik_hash_live",
+            "nik_hash",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL AND nik_hash IS NOT NULL"),
+        ),
         Index("ix_people_created_at_id", "created_at", "id"),
         Index("ix_people_community_id_created_at_id", "community_id", "created_at", "id"),
     )
@@ -60,19 +64,29 @@ class Person(ResourceMixin, table=True):
         default=False, nullable=False, sa_column_kwargs={"server_default": "false"}
     )
     vulnerable_groups: list[str] = Field(
-        default_factory=list, sa_type=ARRAY(String()), nullable=False,  # type: ignore[call-overload]
+        default_factory=list,
+        sa_type=ARRAY(String()),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": "{}"},
     )
     consent_purposes: list[str] = Field(
-        default_factory=list, sa_type=ARRAY(String()), nullable=False,  # type: ignore[call-overload]
+        default_factory=list,
+        sa_type=ARRAY(String()),
+        nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": "{}"},
     )
     consent_given_at: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )
     consent_withdrawn_at: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )
     erased_at: datetime | None = Field(
-        default=None, sa_type=DateTime(timezone=True), nullable=True  # type: ignore[call-overload]
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )

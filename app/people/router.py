@@ -41,8 +41,14 @@ from app.people.service import PersonalData, present
 
 router = APIRouter(prefix="/people", tags=["people"])
 
-_REQUIRED = ("full_name", "sex", "community_id", "disability", "vulnerable_groups",
-             "consent_purposes")
+_REQUIRED = (
+    "full_name",
+    "sex",
+    "community_id",
+    "disability",
+    "vulnerable_groups",
+    "consent_purposes",
+)
 
 
 class PersonRepository(ScopedRepository[Person]):
@@ -87,7 +93,9 @@ async def _check_community(
 
 
 @router.get(
-    "", name="people-list", response_model=Page[PersonRead],
+    "",
+    name="people-list",
+    response_model=Page[PersonRead],
     summary="List people (sort: created_at, updated_at). Partners: 403.",
     responses=problem_responses(401, 403, 422),
 )
@@ -127,21 +135,36 @@ async def list_people(
             raise Forbidden("your role may not search people by name")
         conditions.append(col(Person.full_name).icontains(q, autoescape=True))
     rows, next_cursor = await people.page(
-        session, principal, params, conditions=conditions,
-        filters={"community_id": community_id, "sex": sex, "disability": disability,
-                 "vulnerable_group": vulnerable_group, "birth_year_min": birth_year_min,
-                 "birth_year_max": birth_year_max, "q": q},
+        session,
+        principal,
+        params,
+        conditions=conditions,
+        filters={
+            "community_id": community_id,
+            "sex": sex,
+            "disability": disability,
+            "vulnerable_group": vulnerable_group,
+            "birth_year_min": birth_year_min,
+            "birth_year_max": birth_year_max,
+            "q": q,
+        },
     )
     set_link_header(request, response, next_cursor)
     return Page(items=[present(p, principal, personal) for p in rows], next_cursor=next_cursor)
 
 
 @router.post(
-    "", name="people-create", status_code=201, response_model=PersonRead,
+    "",
+    name="people-create",
+    status_code=201,
+    response_model=PersonRead,
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_person(
-    request: Request, session: SessionDep, principal: PrincipalDep, personal: PersonalDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
     body: PersonCreate,
 ) -> Response:
     authorize(principal, "people", WRITE)
@@ -156,13 +179,18 @@ async def create_person(
     await service.flush_unique(session)
     await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
     return model_response(
-        request, present(person, principal, personal), version=person.version, status_code=201,
+        request,
+        present(person, principal, personal),
+        version=person.version,
+        status_code=201,
         headers={"Location": f"/api/v1/people/{person.id}"},
     )
 
 
 @router.post(
-    "/lookup", name="people-lookup", response_model=PersonList,
+    "/lookup",
+    name="people-lookup",
+    response_model=PersonList,
     summary="Find people by exact NIK (in the body, never in a URL)",
     responses=problem_responses(401, 403, 422),
 )
@@ -182,11 +210,16 @@ async def _visible_person(
 
 
 @router.get(
-    "/{person_id}", name="people-get", response_model=PersonRead,
+    "/{person_id}",
+    name="people-get",
+    response_model=PersonRead,
     responses=problem_responses(401, 403, 404),
 )
 async def get_person(
-    request: Request, session: SessionDep, principal: PrincipalDep, personal: PersonalDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
     person_id: uuid.UUID,
     reveal: Annotated[
         Literal["nik"] | None, Query(description="Admins only: show the NIK in clear (audited)")
@@ -197,26 +230,34 @@ async def get_person(
         authorize(principal, "people_identified", READ)
         await audit.record(session, principal, "reveal", "people", person.id, ["nik"])
     return model_response(
-        request, present(person, principal, personal, reveal_nik=reveal == "nik"),
+        request,
+        present(person, principal, personal, reveal_nik=reveal == "nik"),
         version=person.version,
         headers={"Cache-Control": "no-store"},
     )
 
 
 @router.patch(
-    "/{person_id}", name="people-update", response_model=PersonRead,
+    "/{person_id}",
+    name="people-update",
+    response_model=PersonRead,
     responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_person(
-    request: Request, session: SessionDep, principal: PrincipalDep, personal: PersonalDep,
-    person_id: uuid.UUID, body: PersonUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
+    person_id: uuid.UUID,
+    body: PersonUpdate,
 ) -> Response:
     person = await people.get_for_change(session, principal, person_id, request)
     if not can_write_in_community(principal, person.community_id):
         raise Forbidden("you may not change people of this community")
     if person.erased_at is not None:
-        raise Unprocessable("this person was erased; the record can no longer change",
-                            loc=["path", "person_id"])
+        raise Unprocessable(
+            "this person was erased; the record can no longer change", loc=["path", "person_id"]
+        )
     changes = body.model_dump(exclude_unset=True)
     for name in _REQUIRED:
         if name in changes and changes[name] is None:
@@ -235,15 +276,21 @@ async def update_person(
     if changed:
         touch(person)
         await service.flush_unique(session)
-        audit_names = {n for n in changed if n not in ("nik_ciphertext", "nik_hash",
-                                                        "phone_ciphertext", "birth_decade")}
-        await audit.record(session, principal, "update", "people", person.id,
-                           audit_names | personal_names)
+        audit_names = {
+            n
+            for n in changed
+            if n not in ("nik_ciphertext", "nik_hash", "phone_ciphertext", "birth_decade")
+        }
+        await audit.record(
+            session, principal, "update", "people", person.id, audit_names | personal_names
+        )
     return model_response(request, present(person, principal, personal), version=person.version)
 
 
 @router.delete(
-    "/{person_id}", name="people-delete", status_code=204,
+    "/{person_id}",
+    name="people-delete",
+    status_code=204,
     responses=problem_responses(401, 403, 404, 412),
 )
 async def delete_person(
@@ -257,11 +304,16 @@ async def delete_person(
 
 
 @router.post(
-    "/{person_id}/restore", name="people-restore", response_model=PersonRead,
+    "/{person_id}/restore",
+    name="people-restore",
+    response_model=PersonRead,
     responses=problem_responses(401, 403, 404, 409),
 )
 async def restore_person(
-    request: Request, session: SessionDep, principal: PrincipalDep, personal: PersonalDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
     person_id: uuid.UUID,
 ) -> Response:
     person = await people.restore(session, principal, person_id)
@@ -269,12 +321,17 @@ async def restore_person(
 
 
 @router.get(
-    "/{person_id}/data-export", name="people-data-export", response_model=DataExport,
+    "/{person_id}/data-export",
+    name="people-data-export",
+    response_model=DataExport,
     summary="Everything held about the person (data-subject access); clear values for admins",
     responses=problem_responses(401, 403, 404),
 )
 async def export_person(
-    request: Request, session: SessionDep, principal: PrincipalDep, personal: PersonalDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
     person_id: uuid.UUID,
 ) -> Response:
     person = await _visible_person(session, principal, person_id)
@@ -292,12 +349,17 @@ async def export_person(
 
 
 @router.post(
-    "/{person_id}/erasure", name="people-erasure", response_model=PersonRead,
+    "/{person_id}/erasure",
+    name="people-erasure",
+    response_model=PersonRead,
     summary="Irreversibly remove the person's identifying data (data-subject erasure)",
     responses=problem_responses(401, 403, 404, 409, 412),
 )
 async def erase_person(
-    request: Request, session: SessionDep, principal: PrincipalDep, personal: PersonalDep,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
     person_id: uuid.UUID,
 ) -> Response:
     person = await people.get_for_change(session, principal, person_id, request, "erase")

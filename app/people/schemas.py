@@ -28,11 +28,18 @@ def validate_phone(value: str) -> str:
     return compact
 
 
-Nik = Annotated[str, AfterValidator(validate_nik),
-                Field(description="16-digit NIK; stored encrypted, shown masked",
-                      examples=["3204124506850003"])]
-Phone = Annotated[str, AfterValidator(validate_phone),
-                  Field(description="Stored encrypted, shown masked", examples=["081234567890"])]
+Nik = Annotated[
+    str,
+    AfterValidator(validate_nik),
+    Field(
+        description="16-digit NIK; stored encrypted, shown masked", examples=["3204124506850003"]
+    ),
+]
+Phone = Annotated[
+    str,
+    AfterValidator(validate_phone),
+    Field(description="Stored encrypted, shown masked", examples=["081234567890"]),
+]
 BirthYear = Annotated[int, Field(ge=1900, le=2100, examples=[1985])]
 
 
@@ -87,8 +94,8 @@ class PersonRead(ReadModel):
     birth_year: int | None = Field(description="Null for analysts (they get birth_decade)")
     birth_decade: int | None
     nik: str | None = Field(
-        description="Masked (************1234) unless an admin asks ?reveal=nik; null for "
-        "analysts", examples=["************0003"],
+        description="Masked (************1234) unless an admin asks ?reveal=nik; null for analysts",
+        examples=["************0003"],
     )
     phone: str | None = Field(description="Masked except the last 3 digits; null for analysts")
     disability: bool

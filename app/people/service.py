@@ -91,9 +91,7 @@ def apply_personal_fields(changes: dict[str, Any], personal: PersonalData) -> No
         changes["nik_hash"] = personal.nik_digest(nik) if nik else None
     if "phone" in changes:
         phone = changes.pop("phone")
-        changes["phone_ciphertext"] = (
-            personal.cipher.encrypt(phone, PHONE_FIELD) if phone else None
-        )
+        changes["phone_ciphertext"] = personal.cipher.encrypt(phone, PHONE_FIELD) if phone else None
     if "birth_year" in changes:
         changes["birth_decade"] = decade_of(changes["birth_year"])
 
@@ -140,7 +138,11 @@ async def erase(session: AsyncSession, principal: Principal, person: Person) -> 
     person.updated_at = person.erased_at
     await session.flush()
     await audit.record(
-        session, principal, "erasure", "people", person.id,
+        session,
+        principal,
+        "erasure",
+        "people",
+        person.id,
         ["full_name", "nik", "phone", "birth_year", "consent_purposes"],
     )
 
@@ -151,8 +153,10 @@ data_export_sections: dict[str, DataExportSection] = {}
 
 
 async def collect_data_export(session: AsyncSession, person_id: uuid.UUID) -> dict[str, Any]:
-    return {name: await section(session, person_id)
-            for name, section in sorted(data_export_sections.items())}
+    return {
+        name: await section(session, person_id)
+        for name, section in sorted(data_export_sections.items())
+    }
 
 
 async def reencrypt_all(session: AsyncSession, cipher: PiiCipher, batch: int = 500) -> int:
@@ -161,17 +165,24 @@ async def reencrypt_all(session: AsyncSession, cipher: PiiCipher, batch: int = 5
     current = f"v1.{cipher.current_kid}.%"
     while True:
         rows = (
-            await session.execute(
-                select(Person)
-                .where(or_(
-                    Person.nik_ciphertext.is_not(None) & ~Person.nik_ciphertext.like(current),
-                    Person.phone_ciphertext.is_not(None)
-                    & ~Person.phone_ciphertext.like(current),
-                ))
-                .limit(batch)
-                .with_for_update(skip_locked=True)
+            (
+                await session.execute(
+                    select(Person)
+                    .where(
+                        or_(
+                            Person.nik_ciphertext.is_not(None)
+                            & ~Person.nik_ciphertext.like(current),
+                            Person.phone_ciphertext.is_not(None)
+                            & ~Person.phone_ciphertext.like(current),
+                        )
+                    )
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not rows:
             return changed
         for person in rows:

@@ -1,0 +1,501 @@
+"""The terms of reference (Kerangka Acuan Kerja, KAK) generated from a program's data.
+
+One builder produces structured sections; one renderer turns them into Markdown a
+coordinator can hand to a district office as it is. Headings are Indonesian by
+default, English with ``lang=en``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.assessments.models import Finding, NeedsAssessment
+from app.auth.models import User
+from app.communities.models import Community, CommunityFacilitator
+from app.core.regions import PROVINCES, local_zone
+from app.programs.models import (
+    Activity,
+    BudgetLine,
+    Indicator,
+    Measurement,
+    Program,
+    ProgramCommunity,
+    ProgramFinding,
+)
+from app.programs.schemas import TermsOfReference, TermsSection
+
+HEADINGS: dict[str, dict[str, str]] = {
+    "id": {
+        "background": "Latar Belakang",
+        "objectives": "Maksud dan Tujuan",
+        "beneficiaries": "Penerima Manfaat",
+        "indicators": "Indikator Keluaran dan Keluaran",
+        "method": "Cara Pelaksanaan",
+        "implementers": "Pelaksana dan Penanggung Jawab",
+        "schedule": "Jadwal Kegiatan",
+        "budget": "Biaya",
+        "location": "Lokasi",
+    },
+    "en": {
+        "background": "Background",
+        "objectives": "Purpose and Objectives",
+        "beneficiaries": "Beneficiaries",
+        "indicators": "Output Indicators and Outputs",
+        "method": "Implementation Method",
+        "implementers": "Implementers and Responsible Parties",
+        "schedule": "Activity Schedule",
+        "budget": "Budget",
+        "location": "Location",
+    },
+}
+
+WORDS: dict[str, dict[str, str]] = {
+    "id": {
+        "title": "Kerangka Acuan Kerja",
+        "findings": "Permasalahan dan kebutuhan yang dijawab",
+        "priority": "prioritas warga",
+        "unranked": "belum diperingkat",
+        "none": "Belum diisi.",
+        "target": "Jumlah sasaran",
+        "people": "orang",
+        "indicator": "Indikator",
+        "unit": "Satuan",
+        "baseline": "Baseline",
+        "goal": "Target",
+        "latest": "Capaian terakhir",
+        "direction": "Arah",
+        "increase": "naik",
+        "decrease": "turun",
+        "activity": "Kegiatan",
+        "kind": "Jenis",
+        "community": "Komunitas",
+        "when": "Waktu",
+        "where": "Tempat",
+        "status": "Status",
+        "coordinator": "Koordinator",
+        "facilitators": "Fasilitator",
+        "partners": "Mitra",
+        "description": "Uraian",
+        "quantity": "Volume",
+        "unit_cost": "Harga satuan",
+        "total": "Jumlah",
+        "grand_total": "Total",
+        "region": "Kode wilayah",
+        "province": "Provinsi",
+        "funding": "Sumber dana",
+        "period": "Periode",
+        "code": "Kode program",
+    },
+    "en": {
+        "title": "Terms of Reference",
+        "findings": "Problems and needs addressed",
+        "priority": "community priority",
+        "unranked": "not ranked",
+        "none": "Not provided.",
+        "target": "Target beneficiaries",
+        "people": "people",
+        "indicator": "Indicator",
+        "unit": "Unit",
+        "baseline": "Baseline",
+        "goal": "Target",
+        "latest": "Latest value",
+        "direction": "Direction",
+        "increase": "increase",
+        "decrease": "decrease",
+        "activity": "Activity",
+        "kind": "Kind",
+        "community": "Community",
+        "when": "When",
+        "where": "Where",
+        "status": "Status",
+        "coordinator": "Coordinator",
+        "facilitators": "Facilitators",
+        "partners": "Partners",
+        "description": "Description",
+        "quantity": "Quantity",
+        "unit_cost": "Unit cost",
+        "total": "Total",
+        "grand_total": "Total",
+        "region": "Region code",
+        "province": "Province",
+        "funding": "Funding source",
+        "period": "Period",
+        "code": "Program code",
+    },
+}
+
+# Other packages name the program's further implementers (partnerships add partners).
+ImplementerSource = Callable[[AsyncSession, uuid.UUID], Awaitable[list[dict[str, Any]]]]
+implementer_sources: list[ImplementerSource] = []
+
+
+def rupiah(amount: int) -> str:
+    """Indonesian formatting: ``Rp 12.500.000``."""
+    return "Rp " + f"{amount:,}".replace(",", ".")
+
+
+def local_time(moment: datetime, region_code: str | None) -> str:
+    """``2025-03-01 09:00 WIB``: the time where the activity happens."""
+    zone, hours = local_zone(region_code or "")
+    return f"{(moment.astimezone(timezone(timedelta(hours=hours)))):%Y-%m-%d %H:%M} {zone}"
+
+
+def number(value: Decimal | float | int) -> str:
+    text = f"{Decimal(str(value)).normalize():f}"
+    return text.replace(".", ",")  # Indonesian decimal comma
+
+
+async def build_terms(session: AsyncSession, program: Program, lang: str) -> TermsOfReference:
+    heading = HEADINGS[lang]
+    communities = (
+        (
+            await session.execute(
+                select(Community)
+                .join(ProgramCommunity, ProgramCommunity.community_id == Community.id)
+                .where(ProgramCommunity.program_id == program.id)
+                .order_by(Community.region_code, Community.name)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    community_names = {c.id: c.name for c in communities}
+    regions = {c.id: c.region_code for c in communities}
+    findings = (
+        await session.execute(
+            select(Finding, NeedsAssessment.community_id)
+            .join(ProgramFinding, ProgramFinding.finding_id == Finding.id)
+            .join(NeedsAssessment, NeedsAssessment.id == Finding.assessment_id)
+            .where(ProgramFinding.program_id == program.id, Finding.deleted_at.is_(None))
+            .order_by(col(Finding.priority_rank).asc().nulls_last(), Finding.title)
+        )
+    ).all()
+    indicators = (
+        (
+            await session.execute(
+                select(Indicator)
+                .where(Indicator.program_id == program.id, Indicator.deleted_at.is_(None))
+                .order_by(Indicator.created_at, Indicator.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    latest = {
+        indicator_id: value
+        for indicator_id, value in await session.execute(
+            select(Measurement.indicator_id, Measurement.value)
+            .ext(distinct_on(Measurement.indicator_id))
+            .where(
+                col(Measurement.indicator_id).in_([i.id for i in indicators]),
+                Measurement.deleted_at.is_(None),
+            )
+            .order_by(
+                Measurement.indicator_id,
+                col(Measurement.measured_on).desc(),
+                col(Measurement.created_at).desc(),
+            )
+        )
+    }
+    activities = (
+        (
+            await session.execute(
+                select(Activity)
+                .where(Activity.program_id == program.id, Activity.deleted_at.is_(None))
+                .order_by(Activity.scheduled_start, Activity.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    lines = (
+        (
+            await session.execute(
+                select(BudgetLine)
+                .where(BudgetLine.program_id == program.id, BudgetLine.deleted_at.is_(None))
+                .order_by(BudgetLine.created_at, BudgetLine.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    coordinator = (
+        (
+            await session.execute(select(User.full_name).where(User.id == program.coordinator_id))
+        ).scalar_one_or_none()
+        if program.coordinator_id
+        else None
+    )
+    facilitators = (
+        await session.execute(
+            select(User.full_name, CommunityFacilitator.community_id)
+            .join(CommunityFacilitator, CommunityFacilitator.user_id == User.id)
+            .where(
+                col(CommunityFacilitator.community_id).in_(list(community_names)),
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.full_name)
+        )
+    ).all()
+    partners: list[dict[str, Any]] = []
+    for source in implementer_sources:
+        partners.extend(await source(session, program.id))
+
+    sections = [
+        (
+            "background",
+            {
+                "text": program.background,
+                "findings": [
+                    {
+                        "id": str(f.id),
+                        "title": f.title,
+                        "kind": f.kind,
+                        "category": f.category,
+                        "severity": f.severity,
+                        "priority_rank": f.priority_rank,
+                        "community": community_names.get(cid),
+                    }
+                    for f, cid in findings
+                ],
+            },
+        ),
+        ("objectives", {"summary": program.summary, "objectives": program.objectives}),
+        (
+            "beneficiaries",
+            {
+                "target_beneficiaries": program.target_beneficiaries,
+                "description": program.beneficiaries_description,
+                "communities": [c.name for c in communities],
+            },
+        ),
+        (
+            "indicators",
+            {
+                "indicators": [
+                    {
+                        "name": i.name,
+                        "unit": i.unit,
+                        "baseline": float(i.baseline),
+                        "target": float(i.target),
+                        "direction": i.direction,
+                        "latest_value": float(latest[i.id]) if i.id in latest else None,
+                    }
+                    for i in indicators
+                ]
+            },
+        ),
+        (
+            "method",
+            {
+                "activity_kinds": sorted({a.kind for a in activities}),
+                "activities": [
+                    {
+                        "title": a.title,
+                        "kind": a.kind,
+                        "community": community_names.get(a.community_id),
+                        "description": a.description,
+                    }
+                    for a in activities
+                ],
+            },
+        ),
+        (
+            "implementers",
+            {
+                "coordinator": coordinator,
+                "facilitators": [
+                    {"name": name, "community": community_names.get(cid)}
+                    for name, cid in facilitators
+                ],
+                "partners": partners,
+            },
+        ),
+        (
+            "schedule",
+            {
+                "start_date": program.start_date.isoformat() if program.start_date else None,
+                "end_date": program.end_date.isoformat() if program.end_date else None,
+                "activities": [
+                    {
+                        "title": a.title,
+                        "scheduled_start": a.scheduled_start.isoformat(),
+                        "scheduled_end": a.scheduled_end.isoformat() if a.scheduled_end else None,
+                        "local_time": local_time(a.scheduled_start, regions.get(a.community_id)),
+                        "location": a.location,
+                        "status": a.status,
+                    }
+                    for a in activities
+                ],
+            },
+        ),
+        (
+            "budget",
+            {
+                "funding_source": program.funding_source,
+                "lines": [
+                    {
+                        "description": b.description,
+                        "quantity": float(b.quantity),
+                        "unit": b.unit,
+                        "unit_cost_amount": b.unit_cost_amount,
+                        "total_amount": b.total_amount,
+                    }
+                    for b in lines
+                ],
+                "total_amount": sum(b.total_amount for b in lines),
+                "total_formatted": rupiah(sum(b.total_amount for b in lines)),
+            },
+        ),
+        (
+            "location",
+            {
+                "communities": [
+                    {
+                        "name": c.name,
+                        "kind": c.kind,
+                        "region_code": c.region_code,
+                        "province": PROVINCES.get(c.region_code[:2]),
+                    }
+                    for c in communities
+                ]
+            },
+        ),
+    ]
+    return TermsOfReference(
+        program_id=program.id,
+        code=program.code,
+        title=program.title,
+        lang=lang,
+        generated_at=datetime.now(UTC),
+        sections=[TermsSection(key=k, heading=heading[k], content=v) for k, v in sections],
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def clean(cell: str) -> str:
+        return cell.replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def render_markdown(doc: TermsOfReference) -> str:
+    w = WORDS[doc.lang]
+    none = w["none"]
+    out = [f"# {w['title']}: {doc.title}", "", f"**{w['code']}:** {doc.code}", ""]
+    for number_, section in enumerate(doc.sections, start=1):
+        c = section.content
+        out += [f"## {number_}. {section.heading}", ""]
+        if section.key == "background":
+            out += [c["text"] or none, ""]
+            if c["findings"]:
+                out += [f"**{w['findings']}:**", ""]
+                for f in c["findings"]:
+                    rank = (
+                        f"{w['priority']} #{f['priority_rank']}"
+                        if f["priority_rank"]
+                        else w["unranked"]
+                    )
+                    out.append(f"- {f['title']} ({f['kind']}, {f['category']}; {rank})")
+                out.append("")
+        elif section.key == "objectives":
+            out += [c["summary"] or none, ""]
+            out += [f"{i}. {o}" for i, o in enumerate(c["objectives"], start=1)] or [none]
+            out.append("")
+        elif section.key == "beneficiaries":
+            if c["target_beneficiaries"] is not None:
+                out.append(
+                    f"**{w['target']}:** {c['target_beneficiaries']:,} {w['people']}".replace(
+                        ",", "."
+                    )
+                )
+                out.append("")
+            out += [c["description"] or none, ""]
+            out += [f"- {name}" for name in c["communities"]] + [""]
+        elif section.key == "indicators":
+            rows = [
+                [
+                    i["name"],
+                    i["unit"],
+                    number(i["baseline"]),
+                    number(i["target"]),
+                    w[i["direction"]],
+                    number(i["latest_value"]) if i["latest_value"] is not None else "-",
+                ]
+                for i in c["indicators"]
+            ]
+            out += (
+                _table(
+                    [
+                        w["indicator"],
+                        w["unit"],
+                        w["baseline"],
+                        w["goal"],
+                        w["direction"],
+                        w["latest"],
+                    ],
+                    rows,
+                )
+                if rows
+                else [none]
+            ) + [""]
+        elif section.key == "method":
+            rows = [[a["title"], a["kind"], a["community"] or "-"] for a in c["activities"]]
+            out += (
+                _table([w["activity"], w["kind"], w["community"]], rows) if rows else [none]
+            ) + [""]
+        elif section.key == "implementers":
+            out.append(f"- **{w['coordinator']}:** {c['coordinator'] or '-'}")
+            facilitators = ", ".join(f"{f['name']} ({f['community']})" for f in c["facilitators"])
+            out.append(f"- **{w['facilitators']}:** {facilitators or '-'}")
+            partners = "; ".join(f"{p['name']} ({p['role']})" for p in c["partners"])
+            out += [f"- **{w['partners']}:** {partners or '-'}", ""]
+        elif section.key == "schedule":
+            out += [f"**{w['period']}:** {c['start_date'] or '-'} - {c['end_date'] or '-'}", ""]
+            rows = [
+                [
+                    a["title"],
+                    a["local_time"],
+                    a["location"] or "-",
+                    a["status"],
+                ]
+                for a in c["activities"]
+            ]
+            out += (
+                _table([w["activity"], w["when"], w["where"], w["status"]], rows)
+                if rows
+                else [none]
+            ) + [""]
+        elif section.key == "budget":
+            if c["funding_source"]:
+                out += [f"**{w['funding']}:** {c['funding_source']}", ""]
+            rows = [
+                [
+                    b["description"],
+                    f"{number(b['quantity'])} {b['unit']}",
+                    rupiah(b["unit_cost_amount"]),
+                    rupiah(b["total_amount"]),
+                ]
+                for b in c["lines"]
+            ]
+            rows.append([f"**{w['grand_total']}**", "", "", f"**{c['total_formatted']}**"])
+            out += _table([w["description"], w["quantity"], w["unit_cost"], w["total"]], rows)
+            out.append("")
+        elif section.key == "location":
+            rows = [
+                [x["name"], x["kind"], x["region_code"], x["province"] or "-"]
+                for x in c["communities"]
+            ]
+            out += [*_table([w["community"], w["kind"], w["region"], w["province"]], rows), ""]
+    return "\n".join(out).rstrip() + "\n"
