@@ -7,6 +7,8 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.communities.router import router as communities_router
 from app.core.audit_router import router as audit_router
+from app.participation.router import router as participation_router
+from app.participation.schemas import BatchRequest
 from app.people.router import router as people_router
 from app.programs.router import router as programs_router
 
@@ -18,6 +20,10 @@ for router in (
     people_router,
     assessments_router,
     programs_router,
+    participation_router,
     audit_router,
 ):
     api_router.include_router(router)
+
+# Schemas referenced by hand-written request bodies (documented, parsed row by row).
+openapi_models = [BatchRequest]

@@ -4,6 +4,7 @@ from app.assessments import models as assessments_models
 from app.auth import models as auth_models
 from app.communities import models as communities_models
 from app.core import audit, idempotency, transitions
+from app.participation import models as participation_models
 from app.people import models as people_models
 from app.programs import models as programs_models
 
@@ -13,6 +14,7 @@ __all__ = [
     "auth_models",
     "communities_models",
     "idempotency",
+    "participation_models",
     "people_models",
     "programs_models",
     "transitions",

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import db_models  # noqa: F401  (register every table before mappers configure)
-from app.api import api_router
+from app.api import api_router, openapi_models
 from app.auth.router import jwks_router
 from app.auth.tokens import TokenService, load_signing_key
 from app.core.config import Settings, get_settings
@@ -143,6 +143,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     problem_defs = schema["components"]["schemas"]["Problem"].pop("$defs", {})
     schema["components"]["schemas"].update(problem_defs)
+    for model in openapi_models:
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema["components"]["schemas"].update(extra.pop("$defs", {}))
+        schema["components"]["schemas"][model.__name__] = extra
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             for status, response in operation.get("responses", {}).items():

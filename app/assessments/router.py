@@ -328,10 +328,11 @@ async def transition_assessment(
         ) from None
     check_move(ASSESSMENT_MACHINE, entity.status, target)
     today = datetime.now(UTC).date()
+    # Dates the transitions fill in never contradict dates already given.
     if target == AssessmentStatus.in_progress and entity.started_on is None:
-        entity.started_on = today
+        entity.started_on = min(today, entity.completed_on or today)
     if target == AssessmentStatus.completed and entity.completed_on is None:
-        entity.completed_on = today
+        entity.completed_on = max(today, entity.started_on or today)
     if target == AssessmentStatus.validated:
         finding_count = await session.scalar(
             select(func.count()).where(

@@ -92,6 +92,11 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("budget_lines", WRITE): _MANAGERS,
     ("budget_lines", DELETE): _MANAGERS,
     ("budget_lines", RESTORE): _ADMIN,
+    # Participation records point at people: partners never see them.
+    ("participation_records", READ): _MANAGERS | {Role.facilitator, Role.analyst},
+    ("participation_records", WRITE): _MANAGERS | {Role.facilitator},
+    ("participation_records", DELETE): _MANAGERS | {Role.facilitator},
+    ("participation_records", RESTORE): _ADMIN,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -27,6 +28,7 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, proble
 from app.core.http import model_response
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
 from app.core.repository import ScopedRepository, touch
+from app.participation.service import participation_summary
 from app.people import service
 from app.people.models import Person, Sex, VulnerableGroup
 from app.people.schemas import (
@@ -76,6 +78,31 @@ def personal_data(request: Request) -> PersonalData:
 
 
 PersonalDep = Annotated[PersonalData, Depends(personal_data)]
+
+
+async def views(
+    session: AsyncSession,
+    rows: Sequence[Person],
+    principal: Principal,
+    personal: PersonalData,
+    **options: bool,
+) -> list[PersonRead]:
+    """People as the caller may see them, with their participation summary (one query)."""
+    summaries = await participation_summary(session, [p.id for p in rows])
+    return [
+        present(p, principal, personal, summary=summaries.get(p.id, (0, None)), **options)
+        for p in rows
+    ]
+
+
+async def view(
+    session: AsyncSession,
+    person: Person,
+    principal: Principal,
+    personal: PersonalData,
+    **options: bool,
+) -> PersonRead:
+    return (await views(session, [person], principal, personal, **options))[0]
 
 
 async def _check_community(
@@ -150,7 +177,7 @@ async def list_people(
         },
     )
     set_link_header(request, response, next_cursor)
-    return Page(items=[present(p, principal, personal) for p in rows], next_cursor=next_cursor)
+    return Page(items=await views(session, rows, principal, personal), next_cursor=next_cursor)
 
 
 @router.post(
@@ -180,7 +207,7 @@ async def create_person(
     await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
     return model_response(
         request,
-        present(person, principal, personal),
+        await view(session, person, principal, personal),
         version=person.version,
         status_code=201,
         headers={"Location": f"/api/v1/people/{person.id}"},
@@ -200,7 +227,7 @@ async def lookup_person(
     authorize(principal, "people_lookup", READ)
     stmt = people.base_query(principal).where(Person.nik_hash == personal.nik_digest(body.nik))
     rows = (await session.execute(stmt)).scalars().all()
-    return PersonList(items=[present(p, principal, personal) for p in rows])
+    return PersonList(items=await views(session, rows, principal, personal))
 
 
 async def _visible_person(
@@ -231,7 +258,7 @@ async def get_person(
         await audit.record(session, principal, "reveal", "people", person.id, ["nik"])
     return model_response(
         request,
-        present(person, principal, personal, reveal_nik=reveal == "nik"),
+        await view(session, person, principal, personal, reveal_nik=reveal == "nik"),
         version=person.version,
         headers={"Cache-Control": "no-store"},
     )
@@ -284,7 +311,9 @@ async def update_person(
         await audit.record(
             session, principal, "update", "people", person.id, audit_names | personal_names
         )
-    return model_response(request, present(person, principal, personal), version=person.version)
+    return model_response(
+        request, await view(session, person, principal, personal), version=person.version
+    )
 
 
 @router.delete(
@@ -317,7 +346,9 @@ async def restore_person(
     person_id: uuid.UUID,
 ) -> Response:
     person = await people.restore(session, principal, person_id)
-    return model_response(request, present(person, principal, personal), version=person.version)
+    return model_response(
+        request, await view(session, person, principal, personal), version=person.version
+    )
 
 
 @router.get(
@@ -336,14 +367,14 @@ async def export_person(
 ) -> Response:
     person = await _visible_person(session, principal, person_id)
     authorize(principal, "people_data_export", READ)
-    view = present(person, principal, personal, reveal_nik=principal.is_admin)
+    shown = await view(session, person, principal, personal, reveal_nik=principal.is_admin)
     if principal.is_admin and person.phone_ciphertext:
-        view.phone = personal.cipher.decrypt(person.phone_ciphertext, service.PHONE_FIELD)
+        shown.phone = personal.cipher.decrypt(person.phone_ciphertext, service.PHONE_FIELD)
     sections = await service.collect_data_export(session, person.id)
     await audit.record(session, principal, "data_export", "people", person.id)
     return model_response(
         request,
-        DataExport(person=view, sections=sections, exported_at=datetime.now(UTC)),
+        DataExport(person=shown, sections=sections, exported_at=datetime.now(UTC)),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -366,4 +397,6 @@ async def erase_person(
     if person.erased_at is not None:
         raise Conflict("this person was already erased")
     await service.erase(session, principal, person)
-    return model_response(request, present(person, principal, personal), version=person.version)
+    return model_response(
+        request, await view(session, person, principal, personal), version=person.version
+    )

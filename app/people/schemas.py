@@ -105,6 +105,12 @@ class PersonRead(ReadModel):
     consent_withdrawn_at: datetime | None
     has_active_consent: bool
     erased: bool
+    participation_count: int = Field(0, description="Live participation records of the person")
+    highest_level: str | None = Field(
+        None,
+        description="Highest IAP2 level reached (inform < consult < involve < "
+        "collaborate < empower)",
+    )
 
 
 class NikLookup(InputModel):

@@ -50,7 +50,12 @@ def decade_of(year: int | None) -> int | None:
 
 
 def present(
-    person: Person, principal: Principal, personal: PersonalData, *, reveal_nik: bool = False
+    person: Person,
+    principal: Principal,
+    personal: PersonalData,
+    *,
+    reveal_nik: bool = False,
+    summary: tuple[int, str | None] = (0, None),
 ) -> PersonRead:
     """The person as this caller may see it: analysts get no identifying fields, NIK and
     phone are masked for everyone unless an admin explicitly asks to reveal the NIK."""
@@ -80,6 +85,8 @@ def present(
         consent_withdrawn_at=person.consent_withdrawn_at,
         has_active_consent=has_active_consent(person),
         erased=person.erased_at is not None,
+        participation_count=summary[0],
+        highest_level=summary[1],
     )
 
 

@@ -298,7 +298,9 @@ async def create_program(
         await service.ensure_code_free(session, body.code)
     values = body.model_dump(exclude={"community_ids", "addressed_finding_ids"})
     values["code"] = body.code or await service.next_code(session)
-    program = await programs.add(session, principal, Program(**values))
+    program = Program(**values)
+    await service.insert_unique(session, program)
+    program = await programs.add(session, principal, program)
     await service.replace_links(session, program.id, body.community_ids, body.addressed_finding_ids)
     return model_response(
         request,

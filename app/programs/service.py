@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -42,8 +43,9 @@ async def next_code(session: AsyncSession, year: int | None = None) -> str:
             .returning(ProgramCodeCounter.last_number)
         )
         code = f"PRG-{year}-{number:04d}"
-        if not await session.scalar(select(func.count()).where(Program.code == code)):
-            return code  # skip numbers taken by hand-given codes
+        taken = select(func.count()).where(func.lower(Program.code) == code.lower())
+        if not await session.scalar(taken):
+            return code  # skip numbers taken by hand-given codes (unique ignoring case)
 
 
 async def ensure_code_free(
@@ -54,6 +56,18 @@ async def ensure_code_free(
         stmt = stmt.where(Program.id != exclude)
     if await session.scalar(stmt):
         raise Conflict("a program with this code already exists")
+
+
+async def insert_unique(session: AsyncSession, program: Program) -> None:
+    """Insert in a savepoint so a concurrent duplicate code becomes a 409, not a 500."""
+    try:
+        async with session.begin_nested():
+            session.add(program)
+            await session.flush()
+    except IntegrityError as exc:
+        if "uq_programs_code" in str(exc.orig):
+            raise Conflict("a program with this code already exists") from None
+        raise
 
 
 async def check_communities(session: AsyncSession, community_ids: Sequence[uuid.UUID]) -> None:
