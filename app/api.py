@@ -9,6 +9,7 @@ from app.communities.router import router as communities_router
 from app.core.audit_router import router as audit_router
 from app.participation.router import router as participation_router
 from app.participation.schemas import BatchRequest
+from app.partners.router import accounts_router, partners_router, partnerships_router
 from app.people.router import router as people_router
 from app.programs.router import router as programs_router
 
@@ -21,6 +22,9 @@ for router in (
     assessments_router,
     programs_router,
     participation_router,
+    partners_router,
+    partnerships_router,
+    accounts_router,
     audit_router,
 ):
     api_router.include_router(router)

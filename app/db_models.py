@@ -5,6 +5,7 @@ from app.auth import models as auth_models
 from app.communities import models as communities_models
 from app.core import audit, idempotency, transitions
 from app.participation import models as participation_models
+from app.partners import models as partners_models
 from app.people import models as people_models
 from app.programs import models as programs_models
 
@@ -15,6 +16,7 @@ __all__ = [
     "communities_models",
     "idempotency",
     "participation_models",
+    "partners_models",
     "people_models",
     "programs_models",
     "transitions",

@@ -130,6 +130,17 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+async def make_partner_org(app: Any, name: str = "Mitra Uji", kind: str = "ngo") -> uuid.UUID:
+    """A partner organisation row (partner users and service accounts belong to one)."""
+    from app.partners.models import Partner
+
+    async with app.state.database.sessions() as session:
+        partner = Partner(name=f"{name} {secrets.token_hex(3)}", kind=kind)
+        session.add(partner)
+        await session.commit()
+        return partner.id
+
+
 _PASSWORD_HASH: str | None = None
 
 
@@ -154,7 +165,7 @@ def make_user(app: Any) -> Callable[..., Awaitable[User]]:
     ) -> User:
         role = Role(role)
         if role is Role.partner and organization_id is None:
-            organization_id = uuid.uuid4()
+            organization_id = await make_partner_org(app)
         user = User(
             email=email or f"{role.value}-{secrets.token_hex(4)}@berdaya.id",
             full_name=f"Test {role.value.title()}",

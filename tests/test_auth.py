@@ -625,11 +625,20 @@ async def test_duplicate_email_is_409_case_insensitive(admin, make_user):
     _assert_problem(response, 409)
 
 
-async def test_partner_requires_organization(admin):
+async def test_partner_requires_organization(admin, app):
+    from tests.conftest import make_partner_org
+
     response = await admin.post("/api/v1/users", json=_user_body(role="partner"))
     _assert_problem(response, 422)
+    # An organisation that does not exist is refused, naming the field.
     response = await admin.post(
         "/api/v1/users", json=_user_body(role="partner", organization_id=str(uuid.uuid4()))
+    )
+    _assert_problem(response, 422)
+    assert response.json()["errors"][0]["loc"] == ["body", "organization_id"]
+    organization_id = await make_partner_org(app)
+    response = await admin.post(
+        "/api/v1/users", json=_user_body(role="partner", organization_id=str(organization_id))
     )
     assert response.status_code == 201, response.text
     # Non-partners may not belong to an organisation.

@@ -35,8 +35,10 @@ class User(ResourceMixin, table=True):
     email: str = Field(max_length=254, nullable=False)
     full_name: str = Field(max_length=200, nullable=False)
     role: str = Field(max_length=20, nullable=False)
-    # The partner organisation of a partner user; the foreign key arrives with partners.
-    organization_id: uuid.UUID | None = Field(default=None, nullable=True, index=True)
+    # The partner organisation of a partner user.
+    organization_id: uuid.UUID | None = Field(
+        default=None, foreign_key="partners.id", nullable=True, index=True
+    )
     password_hash: str = Field(max_length=255, nullable=False)
     is_active: bool = Field(
         default=True, nullable=False, sa_column_kwargs={"server_default": "true"}

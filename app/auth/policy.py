@@ -97,6 +97,24 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("participation_records", WRITE): _MANAGERS | {Role.facilitator},
     ("participation_records", DELETE): _MANAGERS | {Role.facilitator},
     ("participation_records", RESTORE): _ADMIN,
+    # Partners: organisations and what they agreed and gave. Partner principals record
+    # contributions on their own active partnerships.
+    ("partners", READ): _ALL,
+    ("partners", WRITE): _MANAGERS,
+    ("partners", DELETE): _MANAGERS,
+    ("partners", RESTORE): _ADMIN,
+    ("partnerships", READ): _ALL,
+    ("partnerships", WRITE): _MANAGERS,
+    ("partnerships", DELETE): _MANAGERS,
+    ("partnerships", RESTORE): _ADMIN,
+    ("contributions", READ): _ALL,
+    ("contributions", WRITE): _MANAGERS | {Role.partner},
+    ("contributions", DELETE): _MANAGERS,
+    ("contributions", RESTORE): _ADMIN,
+    ("service_accounts", READ): _ADMIN,
+    ("service_accounts", WRITE): _ADMIN,
+    ("service_accounts", DELETE): _ADMIN,
+    ("service_accounts", RESTORE): _ADMIN,
 }
 
 
@@ -164,6 +182,25 @@ def program_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
         if programs is not None:
             return column.in_(programs)
     return false()
+
+
+def organization_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
+    """Partner organisations: a partner principal sees only its own."""
+    if principal.role is Role.partner:
+        if principal.organization_id is None:
+            return false()
+        return column == principal.organization_id
+    return true()
+
+
+def partnership_scope(
+    principal: Principal, partner_column: Any, program_column: Any
+) -> ColumnElement[bool]:
+    """Partnerships: partners their organisation's; facilitators those of the programs
+    they see; managers and analysts all."""
+    if principal.role is Role.partner:
+        return organization_scope(principal, partner_column)
+    return program_scope(principal, program_column)
 
 
 def person_scope(principal: Principal, column: Any) -> ColumnElement[bool]:

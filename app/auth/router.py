@@ -240,6 +240,8 @@ async def update_user(
             "partner users, and only they, belong to an organization",
             loc=["body", "organization_id"],
         )
+    if "organization_id" in changes:
+        await service.check_organization(session, changes["organization_id"])
     if "role" in changes:
         changes["role"] = role.value
     if user.id == principal.id and ("role" in changes or changes.get("is_active") is False):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,17 @@ from app.core.config import Settings
 from app.core.errors import Conflict, TooManyRequests, Unauthorized, Unprocessable
 
 WRONG_CREDENTIALS = "the credentials are not valid"
+
+# Set by the partners package: does a partner organisation with this id exist?
+organization_checks: list[Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]] = []
+
+
+async def check_organization(session: AsyncSession, organization_id: uuid.UUID | None) -> None:
+    if organization_id is None:
+        return
+    for exists in organization_checks:
+        if not await exists(session, organization_id):
+            raise Unprocessable("partner organisation not found", loc=["body", "organization_id"])
 
 
 @dataclass(frozen=True)
@@ -204,6 +216,7 @@ async def create_user(
         raise Unprocessable(
             "only partner users belong to an organization", loc=["body", "organization_id"]
         )
+    await check_organization(session, organization_id)
     taken = await session.scalar(
         select(func.count()).where(
             func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None)

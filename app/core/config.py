@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     login_window_seconds: int = 900
 
     idempotency_ttl_seconds: int = 24 * 3600
+    # After a service account's secret is rotated, the old one works this long.
+    service_account_rotation_grace_seconds: int = 3600
     log_level: str = "INFO"
     docs_enabled: bool = True
 

@@ -59,6 +59,12 @@ class RecordRepository(ScopedRepository[ParticipationRecord]):
         # Records point at people: never visible to partners.
         return person_scope(principal, ParticipationRecord.community_id)
 
+    async def before_restore(self, session: AsyncSession, entity: ParticipationRecord) -> None:
+        if await service.live_twin(session, entity) is not None:
+            raise Conflict(
+                "another live record exists for this person and context, or with its external_id"
+            )
+
 
 records = RecordRepository()
 
@@ -403,10 +409,13 @@ async def update_record(
             "date": changes["date"],
         }
         found = await service.load_lookups(session, principal, [row])
-        try:
-            service.check_row(principal, row, found)
-        except service.RowProblem as problem:
-            if problem.loc == ["date"]:
+        context = service.context_of(row, found)
+        if context is not None:
+            # Only the date is re-checked: the person's later moves or consent changes
+            # must not make an old record uneditable (nor skip this check).
+            try:
+                service.check_date(context, changes["date"])
+            except service.RowProblem as problem:
                 _raise_row_problem(problem)
     await records.apply_changes(session, principal, record, changes)
     return model_response(request, present(record, principal, personal), version=record.version)
@@ -439,14 +448,5 @@ async def restore_record(
     personal: PersonalDep,
     record_id: uuid.UUID,
 ) -> Response:
-    record = await records.get(session, principal, record_id, include_deleted=True)
-    key = {
-        "person_id": record.person_id,
-        "activity_id": record.activity_id,
-        "assessment_id": record.assessment_id,
-    }
-    contexts, _ = await service.existing_records(session, principal, [key])
-    if record.deleted_at is not None and contexts:
-        raise Conflict("another live record exists for this person and context")
     record = await records.restore(session, principal, record_id)
     return model_response(request, present(record, principal, personal), version=record.version)

@@ -146,18 +146,55 @@ def check_row(principal: Principal, row: dict[str, Any], found: Lookups) -> tupl
         )
     if not can_write_in_community(principal, person.community_id):
         raise RowProblem(403, "you may not record participation in this community", ["person_id"])
-    day: date = row["date"]
+    check_date(context, row["date"])
+    if not has_active_consent(person, context.purpose):
+        raise RowProblem(
+            409, f"the person has no active consent for {context.purpose}", ["person_id"]
+        )
+    return person, context
+
+
+def check_date(context: Context, day: date) -> None:
     if (context.first_day and day < context.first_day) or (
         context.last_day and day > context.last_day
     ):
         raise RowProblem(
             422, "the date is outside the activity's schedule or the assessment's period", ["date"]
         )
-    if not has_active_consent(person, context.purpose):
-        raise RowProblem(
-            409, f"the person has no active consent for {context.purpose}", ["person_id"]
+
+
+def context_of(row: dict[str, Any], found: Lookups) -> Context | None:
+    if row.get("activity_id"):
+        return found.activities.get(row["activity_id"])
+    return found.assessments.get(row.get("assessment_id"))  # type: ignore[arg-type]
+
+
+async def live_twin(session: AsyncSession, record: ParticipationRecord) -> uuid.UUID | None:
+    """Another live record that restoring ``record`` would collide with: the same person
+    and context, or the same creator's external id (the unique indexes)."""
+    same_context = (
+        ParticipationRecord.activity_id == record.activity_id
+        if record.activity_id
+        else ParticipationRecord.assessment_id == record.assessment_id
+    )
+    conditions = [and_(ParticipationRecord.person_id == record.person_id, same_context)]
+    if record.external_id:
+        conditions.append(
+            and_(
+                ParticipationRecord.created_by == record.created_by,
+                ParticipationRecord.external_id == record.external_id,
+            )
         )
-    return person, context
+    found: uuid.UUID | None = await session.scalar(
+        select(ParticipationRecord.id)
+        .where(
+            ParticipationRecord.deleted_at.is_(None),
+            ParticipationRecord.id != record.id,
+            or_(*conditions),
+        )
+        .limit(1)
+    )
+    return found
 
 
 def record_values(

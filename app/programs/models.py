@@ -8,7 +8,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Index, Numeric, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Index,
+    Numeric,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -65,6 +75,8 @@ class Program(ResourceMixin, table=True):
         ),
         Index("ix_programs_created_at_id", "created_at", "id"),
         Index("ix_programs_status_created_at_id", "status", "created_at", "id"),
+        # Codes are unique ignoring case (PRG-2026-0001 and prg-2026-0001 are one code).
+        Index("uq_programs_code_lower", text("lower(code)"), unique=True),
     )
 
     code: str = Field(max_length=40, nullable=False, unique=True)

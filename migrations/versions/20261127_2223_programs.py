@@ -53,6 +53,7 @@ def upgrade() -> None:
     op.create_index('ix_programs_created_at_id', 'programs', ['created_at', 'id'], unique=False)
     op.create_index('ix_programs_status_created_at_id', 'programs', ['status', 'created_at', 'id'], unique=False)
     op.create_index(op.f('ix_programs_updated_at'), 'programs', ['updated_at'], unique=False)
+    op.create_index('uq_programs_code_lower', 'programs', [sa.literal_column('lower(code)')], unique=True)
     op.create_table('activities',
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -167,6 +168,7 @@ def downgrade() -> None:
     op.drop_index('ix_activities_program_id_created_at_id', table_name='activities')
     op.drop_index('ix_activities_community_id', table_name='activities')
     op.drop_table('activities')
+    op.drop_index('uq_programs_code_lower', table_name='programs')
     op.drop_index(op.f('ix_programs_updated_at'), table_name='programs')
     op.drop_index('ix_programs_status_created_at_id', table_name='programs')
     op.drop_index('ix_programs_created_at_id', table_name='programs')
