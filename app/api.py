@@ -7,11 +7,13 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.communities.router import router as communities_router
 from app.core.audit_router import router as audit_router
+from app.exports.router import router as exports_router
 from app.participation.router import router as participation_router
 from app.participation.schemas import BatchRequest
 from app.partners.router import accounts_router, partners_router, partnerships_router
 from app.people.router import router as people_router
 from app.programs.router import router as programs_router
+from app.reports.router import router as reports_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -25,6 +27,8 @@ for router in (
     partners_router,
     partnerships_router,
     accounts_router,
+    exports_router,
+    reports_router,
     audit_router,
 ):
     api_router.include_router(router)

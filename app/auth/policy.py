@@ -111,6 +111,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("contributions", WRITE): _MANAGERS | {Role.partner},
     ("contributions", DELETE): _MANAGERS,
     ("contributions", RESTORE): _ADMIN,
+    ("exports", READ): frozenset({Role.admin, Role.analyst}),
+    ("reports", READ): _ALL,
     ("service_accounts", READ): _ADMIN,
     ("service_accounts", WRITE): _ADMIN,
     ("service_accounts", DELETE): _ADMIN,

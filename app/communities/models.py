@@ -31,6 +31,9 @@ class IdmStatus(StrEnum):
     mandiri = "mandiri"
 
 
+IDM_STATUS_ORDER = [status.value for status in IdmStatus]  # from lowest to highest
+
+
 class Community(ResourceMixin, table=True):
     __tablename__ = "communities"
     __table_args__ = (

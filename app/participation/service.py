@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 from sqlmodel import col
 
 from app.assessments.models import NeedsAssessment
@@ -70,7 +71,19 @@ async def load_lookups(
     found = Lookups()
     if person_ids:
         people = await session.execute(
-            select(Person).where(
+            select(Person)
+            .options(
+                # What the rules read: not the personal fields, much cheaper for 1,000 rows.
+                load_only(
+                    Person.community_id,  # type: ignore[arg-type]
+                    Person.consent_given_at,  # type: ignore[arg-type]
+                    Person.consent_withdrawn_at,  # type: ignore[arg-type]
+                    Person.consent_purposes,  # type: ignore[arg-type]
+                    Person.erased_at,  # type: ignore[arg-type]
+                    raiseload=True,
+                )
+            )
+            .where(
                 col(Person.id).in_(person_ids),
                 Person.deleted_at.is_(None),
                 person_scope(principal, Person.community_id),
@@ -282,16 +295,15 @@ async def insert_records(
     if not values:
         return {}
     rows = [{"id": uuid7(), **v} for v in values]
+    # One statement compiled once for a single row, sent as an executemany: SQLAlchemy's
+    # "insertmanyvalues" batches it into multi-row INSERTs without compiling a bind
+    # parameter per value (compiling .values(rows) for 1,000 rows cost most of a second).
+    table = ParticipationRecord.__table__  # type: ignore[attr-defined]
     result = await session.execute(
-        insert(ParticipationRecord)
-        .values(rows)
+        insert(table)
         .on_conflict_do_nothing()
-        .returning(
-            ParticipationRecord.id,
-            ParticipationRecord.person_id,
-            ParticipationRecord.activity_id,
-            ParticipationRecord.assessment_id,
-        )
+        .returning(table.c.id, table.c.person_id, table.c.activity_id, table.c.assessment_id),
+        rows,
     )
     created = {}
     for rid, person_id, activity_id, assessment_id in result:
@@ -304,23 +316,20 @@ async def insert_records(
     if created:
         request_id = request_id_var.get()
         await session.execute(
-            insert(AuditEvent).values(
-                [
-                    {
-                        "id": uuid7(),
-                        "actor_id": principal.id,
-                        "actor_kind": principal.kind,
-                        "action": "create",
-                        "resource": "participation_records",
-                        "resource_id": rid,
-                        "changed_fields": sorted(
-                            k for k, v in values[0].items() if k != "created_by"
-                        ),
-                        "request_id": request_id,
-                    }
-                    for rid in created.values()
-                ]
-            )
+            insert(AuditEvent.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "id": uuid7(),
+                    "actor_id": principal.id,
+                    "actor_kind": principal.kind,
+                    "action": "create",
+                    "resource": "participation_records",
+                    "resource_id": rid,
+                    "changed_fields": sorted(k for k, v in values[0].items() if k != "created_by"),
+                    "request_id": request_id,
+                }
+                for rid in created.values()
+            ],
         )
     return created
 

@@ -1,0 +1,516 @@
+"""The datasets analysts pull: one definition per dataset, used both to stream the rows
+and to describe them in the Frictionless data package, so the two cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, func
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.assessments.models import Ballot, Finding, NeedsAssessment
+from app.communities.models import Community, DevelopmentIndex
+from app.participation.models import ParticipationRecord
+from app.partners.models import Contribution, Partner, Partnership
+from app.people.models import Person
+from app.programs.models import (
+    Activity,
+    BudgetLine,
+    Indicator,
+    Measurement,
+    Program,
+    ProgramCommunity,
+    ProgramFinding,
+)
+
+
+@dataclass(frozen=True)
+class ExportField:
+    name: str
+    type: str  # Frictionless: string, integer, number, boolean, date, datetime, array
+    description: str
+    expr: Any = None  # a column or SQL expression; None for values computed in Python
+    # Python-side value from the row mapping (pseudonyms, decrypted values).
+    compute: Callable[[dict[str, Any], Any], Any] | None = None
+    personal: bool = False  # only in identified exports
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    field: str
+    dataset: str
+    reference: str = "id"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    table: Table
+    fields: list[ExportField]
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    primary_key: str = "id"
+
+    @property
+    def id_column(self) -> Any:
+        return self.table.c.id
+
+    @property
+    def updated_column(self) -> Any:
+        return self.table.c.updated_at
+
+    @property
+    def deleted_column(self) -> Any:
+        return self.table.c.deleted_at
+
+
+def _t(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _common(table: Table) -> list[ExportField]:
+    return [
+        ExportField("id", "string", "Stable identifier (UUID)", table.c.id),
+        ExportField("created_at", "datetime", "When the row was created (UTC)", table.c.created_at),
+        ExportField(
+            "updated_at",
+            "datetime",
+            "Last change (UTC); resume incremental pulls on it",
+            table.c.updated_at,
+        ),
+    ]
+
+
+def _person_key(row: dict[str, Any], personal: Any) -> str:
+    return str(personal.hasher.person_key(row["_person_id"]))
+
+
+def age_band(
+    birth_year: int | None, birth_decade: int | None, today: datetime | None = None
+) -> str:
+    """Age bands used by reports and exports; erased people count by their birth decade."""
+    year = (
+        birth_year
+        if birth_year is not None
+        else (birth_decade + 5 if birth_decade is not None else None)
+    )
+    if year is None:
+        return "unknown"
+    age = (today or datetime.now(UTC)).year - year
+    for upper, label in (
+        (14, "0-14"),
+        (24, "15-24"),
+        (34, "25-34"),
+        (44, "35-44"),
+        (54, "45-54"),
+        (64, "55-64"),
+    ):
+        if age <= upper:
+            return label
+    return "65+"
+
+
+def _age_band(row: dict[str, Any], _: Any) -> str:
+    return age_band(row["_birth_year"], row["birth_decade"])
+
+
+def _decrypt(field_name: str, column: str) -> Callable[[dict[str, Any], Any], Any]:
+    def compute(row: dict[str, Any], personal: Any) -> Any:
+        stored = row[column]
+        return personal.cipher.decrypt(stored, field_name) if stored else None
+
+    return compute
+
+
+c, di, na, fi = _t(Community), _t(DevelopmentIndex), _t(NeedsAssessment), _t(Finding)
+pr, ac, ind, me, bl = (_t(Program), _t(Activity), _t(Indicator), _t(Measurement), _t(BudgetLine))
+pe, pa, ba = _t(Person), _t(ParticipationRecord), _t(Ballot)
+pt, ps, co = _t(Partner), _t(Partnership), _t(Contribution)
+pc, pf = _t(ProgramCommunity), _t(ProgramFinding)
+
+
+def _program_links(link: Table, column: str) -> ColumnElement[Any]:
+    return func.array(
+        link.select()
+        .with_only_columns(link.c[column])
+        .where(link.c.program_id == pr.c.id)
+        .order_by(link.c[column])
+        .scalar_subquery()
+    )
+
+
+DATASETS: dict[str, Dataset] = {}
+
+
+def _register(dataset: Dataset) -> None:
+    DATASETS[dataset.name] = dataset
+
+
+_register(
+    Dataset(
+        "communities",
+        "Communities (villages, groups)",
+        c,
+        [
+            *_common(c),
+            ExportField("name", "string", "Community name", c.c.name),
+            ExportField(
+                "kind",
+                "string",
+                "desa, kelurahan, dusun, kelompok, komunitas_adat, other",
+                c.c.kind,
+            ),
+            ExportField("region_code", "string", "Kemendagri code PP.RR.DD.VVVV", c.c.region_code),
+            ExportField("population", "integer", "Population", c.c.population),
+            ExportField("households", "integer", "Households", c.c.households),
+            ExportField("latitude", "number", "Latitude (WGS84)", c.c.latitude),
+            ExportField("longitude", "number", "Longitude (WGS84)", c.c.longitude),
+            ExportField("potentials", "array", "Local potentials", c.c.potentials),
+        ],
+    )
+)
+_register(
+    Dataset(
+        "development-indices",
+        "Village development index (IDM) per year",
+        di,
+        [
+            *_common(di),
+            ExportField("community_id", "string", "Community", di.c.community_id),
+            ExportField("year", "integer", "Year", di.c.year),
+            ExportField("iks", "number", "Social resilience index", di.c.iks),
+            ExportField("ike", "number", "Economic resilience index", di.c.ike),
+            ExportField("ikl", "number", "Ecological resilience index", di.c.ikl),
+            ExportField("idm_score", "number", "(iks + ike + ikl) / 3", di.c.idm_score),
+            ExportField("idm_status", "string", "sangat_tertinggal ... mandiri", di.c.idm_status),
+        ],
+        [ForeignKey("community_id", "communities")],
+    )
+)
+_register(
+    Dataset(
+        "needs-assessments",
+        "Needs assessments",
+        na,
+        [
+            *_common(na),
+            ExportField("community_id", "string", "Community", na.c.community_id),
+            ExportField("title", "string", "Title", na.c.title),
+            ExportField("methods", "array", "Methods used", na.c.methods),
+            ExportField(
+                "status",
+                "string",
+                "planned, in_progress, completed, validated, cancelled",
+                na.c.status,
+            ),
+            ExportField("started_on", "date", "Start", na.c.started_on),
+            ExportField("completed_on", "date", "End", na.c.completed_on),
+            ExportField("facilitator_id", "string", "Facilitator (user id)", na.c.facilitator_id),
+            ExportField("respondent_count", "integer", "Respondents", na.c.respondent_count),
+        ],
+        [ForeignKey("community_id", "communities")],
+    )
+)
+_register(
+    Dataset(
+        "findings",
+        "Problems, needs and potentials found",
+        fi,
+        [
+            *_common(fi),
+            ExportField("assessment_id", "string", "Needs assessment", fi.c.assessment_id),
+            ExportField("kind", "string", "problem, need, potential", fi.c.kind),
+            ExportField("category", "string", "education, health, economy, ...", fi.c.category),
+            ExportField("title", "string", "Title", fi.c.title),
+            ExportField("severity", "integer", "1-5 (problems and needs)", fi.c.severity),
+            ExportField("affected_people", "integer", "People affected", fi.c.affected_people),
+            ExportField(
+                "priority_rank",
+                "integer",
+                "Community priority (modified Borda count)",
+                fi.c.priority_rank,
+            ),
+        ],
+        [ForeignKey("assessment_id", "needs-assessments")],
+    )
+)
+_register(
+    Dataset(
+        "ballots",
+        "Community prioritisation ballots (pseudonymised)",
+        ba,
+        [
+            *_common(ba),
+            ExportField("assessment_id", "string", "Needs assessment", ba.c.assessment_id),
+            ExportField("person_key", "string", "Pseudonym of the voter", compute=_person_key),
+            ExportField("ranking", "array", "Finding ids, most important first", ba.c.ranking),
+        ],
+        [
+            ForeignKey("assessment_id", "needs-assessments"),
+            ForeignKey("person_key", "people", "person_key"),
+        ],
+    )
+)
+_register(
+    Dataset(
+        "programs",
+        "Programs",
+        pr,
+        [
+            *_common(pr),
+            ExportField("code", "string", "PRG-YYYY-NNNN", pr.c.code),
+            ExportField("title", "string", "Title", pr.c.title),
+            ExportField("status", "string", "draft ... completed, cancelled", pr.c.status),
+            ExportField(
+                "community_ids",
+                "array",
+                "Communities of the program",
+                _program_links(pc, "community_id"),
+            ),
+            ExportField(
+                "addressed_finding_ids",
+                "array",
+                "Findings the program addresses",
+                _program_links(pf, "finding_id"),
+            ),
+            ExportField("objectives", "array", "Objectives", pr.c.objectives),
+            ExportField(
+                "target_beneficiaries", "integer", "Target beneficiaries", pr.c.target_beneficiaries
+            ),
+            ExportField("start_date", "date", "Start", pr.c.start_date),
+            ExportField("end_date", "date", "End", pr.c.end_date),
+            ExportField("funding_source", "string", "Funding source", pr.c.funding_source),
+            ExportField("coordinator_id", "string", "Coordinator (user id)", pr.c.coordinator_id),
+            ExportField(
+                "budget_amount", "integer", "Sum of budget lines (IDR)", pr.c.budget_amount
+            ),
+        ],
+    )
+)
+_register(
+    Dataset(
+        "activities",
+        "Program activities",
+        ac,
+        [
+            *_common(ac),
+            ExportField("program_id", "string", "Program", ac.c.program_id),
+            ExportField("community_id", "string", "Community", ac.c.community_id),
+            ExportField("title", "string", "Title", ac.c.title),
+            ExportField("kind", "string", "training, mentoring, ...", ac.c.kind),
+            ExportField("scheduled_start", "datetime", "Start", ac.c.scheduled_start),
+            ExportField("scheduled_end", "datetime", "End", ac.c.scheduled_end),
+            ExportField("status", "string", "planned, done, cancelled", ac.c.status),
+        ],
+        [ForeignKey("program_id", "programs"), ForeignKey("community_id", "communities")],
+    )
+)
+_register(
+    Dataset(
+        "indicators",
+        "Program indicators",
+        ind,
+        [
+            *_common(ind),
+            ExportField("program_id", "string", "Program", ind.c.program_id),
+            ExportField("name", "string", "Name", ind.c.name),
+            ExportField("unit", "string", "Unit", ind.c.unit),
+            ExportField("baseline", "number", "Baseline", ind.c.baseline),
+            ExportField("target", "number", "Target", ind.c.target),
+            ExportField("direction", "string", "increase or decrease", ind.c.direction),
+        ],
+        [ForeignKey("program_id", "programs")],
+    )
+)
+_register(
+    Dataset(
+        "measurements",
+        "Indicator measurements",
+        me,
+        [
+            *_common(me),
+            ExportField("indicator_id", "string", "Indicator", me.c.indicator_id),
+            ExportField("measured_on", "date", "Date", me.c.measured_on),
+            ExportField("value", "number", "Value", me.c.value),
+        ],
+        [ForeignKey("indicator_id", "indicators")],
+    )
+)
+_register(
+    Dataset(
+        "budget-lines",
+        "Budget lines (RAB)",
+        bl,
+        [
+            *_common(bl),
+            ExportField("program_id", "string", "Program", bl.c.program_id),
+            ExportField("description", "string", "Description", bl.c.description),
+            ExportField("quantity", "number", "Quantity", bl.c.quantity),
+            ExportField("unit", "string", "Unit", bl.c.unit),
+            ExportField("unit_cost_amount", "integer", "Unit cost (IDR)", bl.c.unit_cost_amount),
+            ExportField("total_amount", "integer", "Line total (IDR)", bl.c.total_amount),
+        ],
+        [ForeignKey("program_id", "programs")],
+    )
+)
+_register(
+    Dataset(
+        "people",
+        "Participants (pseudonymised unless identified)",
+        pe,
+        [
+            *_common(pe),
+            ExportField(
+                "person_key",
+                "string",
+                "Stable pseudonym (keyed hash of the id)",
+                compute=_person_key,
+            ),
+            ExportField("community_id", "string", "Community", pe.c.community_id),
+            ExportField("sex", "string", "female or male", pe.c.sex),
+            ExportField("birth_decade", "integer", "Decade of birth", pe.c.birth_decade),
+            ExportField(
+                "age_band",
+                "string",
+                "Age band today (0-14, 15-24, ..., 65+, unknown)",
+                compute=_age_band,
+            ),
+            ExportField("disability", "boolean", "Person with a disability", pe.c.disability),
+            ExportField("vulnerable_groups", "array", "Vulnerable groups", pe.c.vulnerable_groups),
+            ExportField(
+                "consent_purposes", "array", "Purposes consented to", pe.c.consent_purposes
+            ),
+            ExportField(
+                "erased",
+                "boolean",
+                "Identifying data erased on request",
+                pe.c.erased_at.is_not(None),
+            ),
+            ExportField(
+                "full_name",
+                "string",
+                "Name (identified exports only)",
+                pe.c.full_name,
+                personal=True,
+            ),
+            ExportField(
+                "birth_year",
+                "integer",
+                "Birth year (identified exports only)",
+                pe.c.birth_year,
+                personal=True,
+            ),
+            ExportField(
+                "nik",
+                "string",
+                "NIK (identified exports only)",
+                compute=_decrypt("nik", "_nik_ciphertext"),
+                personal=True,
+            ),
+            ExportField(
+                "phone",
+                "string",
+                "Phone (identified exports only)",
+                compute=_decrypt("phone", "_phone_ciphertext"),
+                personal=True,
+            ),
+        ],
+        [ForeignKey("community_id", "communities")],
+    )
+)
+_register(
+    Dataset(
+        "participation-records",
+        "Participation (pseudonymised)",
+        pa,
+        [
+            *_common(pa),
+            ExportField(
+                "person_key", "string", "Pseudonym of the participant", compute=_person_key
+            ),
+            ExportField("activity_id", "string", "Activity (or null)", pa.c.activity_id),
+            ExportField(
+                "assessment_id", "string", "Needs assessment (or null)", pa.c.assessment_id
+            ),
+            ExportField("community_id", "string", "Community", pa.c.community_id),
+            ExportField("program_id", "string", "Program (activities)", pa.c.program_id),
+            ExportField("date", "date", "Date", pa.c.date),
+            ExportField("level", "string", "IAP2 level: inform ... empower", pa.c.level),
+            ExportField("role", "string", "beneficiary, volunteer, cadre, ...", pa.c.role),
+            ExportField("hours", "number", "Hours", pa.c.hours),
+        ],
+        [
+            ForeignKey("person_key", "people", "person_key"),
+            ForeignKey("activity_id", "activities"),
+            ForeignKey("assessment_id", "needs-assessments"),
+            ForeignKey("community_id", "communities"),
+            ForeignKey("program_id", "programs"),
+        ],
+    )
+)
+_register(
+    Dataset(
+        "partners",
+        "Partner organisations",
+        pt,
+        [
+            *_common(pt),
+            ExportField("name", "string", "Name", pt.c.name),
+            ExportField("kind", "string", "local_government, ngo, private_sector, ...", pt.c.kind),
+            ExportField("region_code", "string", "Region code or prefix", pt.c.region_code),
+            ExportField("website", "string", "Website", pt.c.website),
+        ],
+    )
+)
+_register(
+    Dataset(
+        "partnerships",
+        "Partnerships",
+        ps,
+        [
+            *_common(ps),
+            ExportField("partner_id", "string", "Partner", ps.c.partner_id),
+            ExportField("program_id", "string", "Program", ps.c.program_id),
+            ExportField("role", "string", "funder, implementer, ...", ps.c.role),
+            ExportField("agreement_ref", "string", "Agreement reference", ps.c.agreement_ref),
+            ExportField("start_date", "date", "Start", ps.c.start_date),
+            ExportField("end_date", "date", "End", ps.c.end_date),
+            ExportField("commitment_amount", "integer", "Commitment (IDR)", ps.c.commitment_amount),
+            ExportField("status", "string", "proposed, active, completed, terminated", ps.c.status),
+        ],
+        [ForeignKey("partner_id", "partners"), ForeignKey("program_id", "programs")],
+    )
+)
+_register(
+    Dataset(
+        "contributions",
+        "Partner contributions",
+        co,
+        [
+            *_common(co),
+            ExportField("partnership_id", "string", "Partnership", co.c.partnership_id),
+            ExportField("kind", "string", "funds, in_kind, expertise, facilities", co.c.kind),
+            ExportField("amount", "integer", "Amount or estimated value (IDR)", co.c.amount),
+            ExportField("contributed_on", "date", "Date", co.c.contributed_on),
+        ],
+        [ForeignKey("partnership_id", "partnerships")],
+    )
+)
+
+# Hidden columns selected for Python-side fields (never emitted under these names).
+HIDDEN: dict[str, list[Any]] = {
+    "ballots": [ba.c.person_id.label("_person_id")],
+    "people": [
+        pe.c.id.label("_person_id"),
+        pe.c.birth_year.label("_birth_year"),
+        pe.c.nik_ciphertext.label("_nik_ciphertext"),
+        pe.c.phone_ciphertext.label("_phone_ciphertext"),
+        pe.c.consent_withdrawn_at.label("_consent_withdrawn_at"),
+        pe.c.consent_given_at.label("_consent_given_at"),
+    ],
+    "participation-records": [pa.c.person_id.label("_person_id")],
+}
