@@ -40,10 +40,15 @@ async def seed(base: str, token: str, count: int) -> list[str]:
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
         for start in range(0, count, 50):
             batch = [
-                client.post("/api/v1/communities", json={
-                    "name": f"Desa Bench {n:05d}", "kind": "desa",
-                    "region_code": "32.04.12.2001", "population": 1000 + n,
-                })
+                client.post(
+                    "/api/v1/communities",
+                    json={
+                        "name": f"Desa Bench {n:05d}",
+                        "kind": "desa",
+                        "region_code": "32.04.12.2001",
+                        "population": 1000 + n,
+                    },
+                )
                 for n in range(start, min(start + 50, count))
             ]
             for response in await asyncio.gather(*batch):
@@ -76,8 +81,10 @@ async def drive(base: str, token: str, ids: list[str], seconds: float, concurren
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     print(f"{'scenario':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    print(f"{'GET /communities/{id} (auth)':<34}{len(latencies) / elapsed:>10.0f}"
-          f"{p50:>10.2f}{p99:>10.2f}{errors:>8}")
+    print(
+        f"{'GET /communities/{id} (auth)':<34}{len(latencies) / elapsed:>10.0f}"
+        f"{p50:>10.2f}{p99:>10.2f}{errors:>8}"
+    )
     print("note: the driver shares the machine with the server; figures are a lower bound.")
 
 
@@ -91,12 +98,19 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="berdaya-bench-"))
     port = free_port()
     password = secrets.token_urlsafe(16)
-    env = {**os.environ, "BERDAYA_DATA_DIR": str(data_dir), "BERDAYA_ADMIN_EMAIL":
-           "bench@berdaya.id", "BERDAYA_ADMIN_PASSWORD": password, "BERDAYA_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "BERDAYA_DATA_DIR": str(data_dir),
+        "BERDAYA_ADMIN_EMAIL": "bench@berdaya.id",
+        "BERDAYA_ADMIN_PASSWORD": password,
+        "BERDAYA_LOG_LEVEL": "WARNING",
+    }
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/berdaya"), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -108,9 +122,14 @@ def main() -> None:
                 time.sleep(0.5)
         else:
             sys.exit("the server did not start")
-        token = httpx.post(base + "/api/v1/auth/token", data={
-            "grant_type": "password", "username": "bench@berdaya.id", "password": password,
-        }).json()["access_token"]
+        token = httpx.post(
+            base + "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": "bench@berdaya.id",
+                "password": password,
+            },
+        ).json()["access_token"]
         ids = asyncio.run(seed(base, token, args.communities))
         asyncio.run(drive(base, token, ids, args.seconds, args.concurrency))
     finally:

@@ -36,8 +36,12 @@ def indices_url(community_id: str) -> str:
 
 async def test_create_get_patch_delete(admin: httpx.AsyncClient, community_payload: Any) -> None:
     payload = community_payload(
-        name="Desa Sukamaju", kind="desa", description="di lereng gunung",
-        households=400, latitude=-7.0123, longitude=107.5312,
+        name="Desa Sukamaju",
+        kind="desa",
+        description="di lereng gunung",
+        households=400,
+        latitude=-7.0123,
+        longitude=107.5312,
         potentials=["kopi arabika", "wisata curug"],
     )
     r = await admin.post(BASE, json=payload)
@@ -60,7 +64,8 @@ async def test_create_get_patch_delete(admin: httpx.AsyncClient, community_paylo
 
     # merge patch: only the given fields change; null clears an optional one
     r = await admin.patch(
-        f"{BASE}/{cid}", json={"population": 5000, "description": None},
+        f"{BASE}/{cid}",
+        json={"population": 5000, "description": None},
         headers={"If-Match": etag},
     )
     assert r.status_code == 200, r.text
@@ -281,7 +286,10 @@ async def test_filters_combine(admin: httpx.AsyncClient, make_community: Any) ->
 
 
 async def test_facilitator_assignment(
-    admin: httpx.AsyncClient, coordinator: httpx.AsyncClient, make_user: Any, as_user: Any,
+    admin: httpx.AsyncClient,
+    coordinator: httpx.AsyncClient,
+    make_user: Any,
+    as_user: Any,
     make_community: Any,
 ) -> None:
     community = await make_community()
@@ -305,9 +313,7 @@ async def test_facilitator_assignment(
 
     r = await admin.get(f"{BASE}/{cid}/facilitators")
     assert r.status_code == 200, r.text
-    assert r.json() == [
-        {"user_id": str(user.id), "full_name": user.full_name, "email": user.email}
-    ]
+    assert r.json() == [{"user_id": str(user.id), "full_name": user.full_name, "email": user.email}]
     # the facilitator can read the list of its own community
     assert (await facilitator.get(f"{BASE}/{cid}/facilitators")).status_code == 200
     assert (await admin.get(f"{BASE}/{other['id']}/facilitators")).json() == []
@@ -320,7 +326,10 @@ async def test_facilitator_assignment(
 
 
 async def test_facilitator_assignment_rules(
-    admin: httpx.AsyncClient, analyst: httpx.AsyncClient, make_user: Any, as_user: Any,
+    admin: httpx.AsyncClient,
+    analyst: httpx.AsyncClient,
+    make_user: Any,
+    as_user: Any,
     make_community: Any,
 ) -> None:
     community = await make_community()
@@ -333,9 +342,7 @@ async def test_facilitator_assignment_rules(
         assert_422_at(r, "path", "user_id")
     assert_422_at(await admin.put(f"{BASE}/{cid}/facilitators/{uuid.uuid4()}"), "path", "user_id")
     assert (await admin.put(f"{BASE}/{cid}/facilitators/not-a-uuid")).status_code == 422
-    assert (
-        await admin.put(f"{BASE}/{uuid.uuid4()}/facilitators/{target.id}")
-    ).status_code == 404
+    assert (await admin.put(f"{BASE}/{uuid.uuid4()}/facilitators/{target.id}")).status_code == 404
 
     # only coordinators and admins assign
     assert (await analyst.put(f"{BASE}/{cid}/facilitators/{target.id}")).status_code == 403
@@ -364,9 +371,7 @@ def index_body(year: int = 2024, value: str | float = 0.65, **overrides: Any) ->
     return body
 
 
-async def test_index_create_computes_score(
-    admin: httpx.AsyncClient, make_community: Any
-) -> None:
+async def test_index_create_computes_score(admin: httpx.AsyncClient, make_community: Any) -> None:
     cid = (await make_community())["id"]
     r = await admin.post(
         indices_url(cid), json={"year": 2023, "iks": 0.7123, "ike": 0.6012, "ikl": 0.6667}
@@ -547,8 +552,12 @@ async def test_index_patch_recomputes(admin: httpx.AsyncClient, make_community: 
 
 
 async def test_index_access(
-    admin: httpx.AsyncClient, coordinator: httpx.AsyncClient, analyst: httpx.AsyncClient,
-    make_user: Any, as_user: Any, make_community: Any,
+    admin: httpx.AsyncClient,
+    coordinator: httpx.AsyncClient,
+    analyst: httpx.AsyncClient,
+    make_user: Any,
+    as_user: Any,
+    make_community: Any,
 ) -> None:
     cid = (await make_community())["id"]
     entry = (await coordinator.post(indices_url(cid), json=index_body())).json()
@@ -565,9 +574,7 @@ async def test_index_access(
     # an assigned facilitator reads but does not write indices
     insider = as_user(await make_user(Role.facilitator, communities=[uuid.UUID(cid)]))
     assert (await insider.get(url)).status_code == 200
-    assert [i["id"] for i in (await insider.get(indices_url(cid))).json()["items"]] == [
-        entry["id"]
-    ]
+    assert [i["id"] for i in (await insider.get(indices_url(cid))).json()["items"]] == [entry["id"]]
     assert (await insider.post(indices_url(cid), json=index_body(2025))).status_code == 403
 
     # analysts read everything and write nothing

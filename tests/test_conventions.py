@@ -99,8 +99,10 @@ async def test_validation_error_is_problem_422_with_errors(
 ) -> None:
     secret = "3201010101010001"
     r = await admin.post(
-        COMMUNITIES, json=community_payload(kind="planet", population=-5, description=None,
-                                            name="", region_code=secret)
+        COMMUNITIES,
+        json=community_payload(
+            kind="planet", population=-5, description=None, name="", region_code=secret
+        ),
     )
     body = assert_problem(r, 422)
     assert body["errors"], body
@@ -152,8 +154,11 @@ async def test_route_crash_is_clean_500(app: Any, client: httpx.AsyncClient) -> 
 
 
 async def test_crash_inside_a_middleware_is_clean_500(
-    app: Any, admin: httpx.AsyncClient, community_payload: Any,
-    monkeypatch: pytest.MonkeyPatch, raw_db: Any,
+    app: Any,
+    admin: httpx.AsyncClient,
+    community_payload: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    raw_db: Any,
 ) -> None:
     """The idempotency layer (a middleware) crashes: still a 500 problem, no traceback."""
 
@@ -305,9 +310,7 @@ async def test_cors_unlisted_origin_gets_no_allow_origin(
 # --- pagination ------------------------------------------------------------------------------
 
 
-async def test_pagination_pages_link_and_end(
-    admin: httpx.AsyncClient, make_community: Any
-) -> None:
+async def test_pagination_pages_link_and_end(admin: httpx.AsyncClient, make_community: Any) -> None:
     created = [(await make_community())["id"] for _ in range(7)]
     pages, responses = await fetch_all_pages(admin, {"limit": 3})
     assert [len(p) for p in pages] == [3, 3, 1]
@@ -456,9 +459,7 @@ async def test_updated_since_filters(admin: httpx.AsyncClient, make_community: A
     r = await admin.get(COMMUNITIES, params={"updated_since": boundary.isoformat()})
     assert set(ids_of(r)) == {*late, early[0]}
     # Paging through an updated_since window.
-    pages, _ = await fetch_all_pages(
-        admin, {"updated_since": boundary.isoformat(), "limit": 1}
-    )
+    pages, _ = await fetch_all_pages(admin, {"updated_since": boundary.isoformat(), "limit": 1})
     assert sorted(i for p in pages for i in p) == sorted([*late, early[0]])
 
 
@@ -479,9 +480,7 @@ async def test_etag_and_if_none_match(admin: httpx.AsyncClient, make_community: 
     assert r.status_code == 200 and r.json()["id"] == c["id"]
 
 
-async def test_patch_if_match(
-    admin: httpx.AsyncClient, make_community: Any, raw_db: Any
-) -> None:
+async def test_patch_if_match(admin: httpx.AsyncClient, make_community: Any, raw_db: Any) -> None:
     c = await make_community(population=100)
     url = f"{COMMUNITIES}/{c['id']}"
     etag = (await admin.get(url)).headers["etag"]
@@ -505,9 +504,12 @@ async def test_patch_if_match(
     # The old tag is now stale.
     again = await admin.patch(url, json={"population": 6}, headers={"If-Match": etag})
     assert_problem(again, 412)
-    assert await raw_db.fetchval(
-        "SELECT population FROM communities WHERE id = $1", uuid.UUID(c["id"])
-    ) == 5
+    assert (
+        await raw_db.fetchval(
+            "SELECT population FROM communities WHERE id = $1", uuid.UUID(c["id"])
+        )
+        == 5
+    )
 
 
 async def test_patch_merges_only_given_fields(
@@ -531,9 +533,12 @@ async def test_delete_honours_if_match(
     etag = (await admin.get(url)).headers["etag"]
     r = await admin.delete(url, headers={"If-Match": '"41"'})
     assert_problem(r, 412)
-    assert await raw_db.fetchval(
-        "SELECT deleted_at FROM communities WHERE id = $1", uuid.UUID(c["id"])
-    ) is None
+    assert (
+        await raw_db.fetchval(
+            "SELECT deleted_at FROM communities WHERE id = $1", uuid.UUID(c["id"])
+        )
+        is None
+    )
     r = await admin.delete(url, headers={"If-Match": etag})
     assert r.status_code == 204
     assert r.content == b""
@@ -571,8 +576,11 @@ async def test_idempotency_key_with_other_body_is_422(
 
 
 async def test_idempotency_key_is_scoped_per_caller(
-    admin: httpx.AsyncClient, make_user: Any, as_user: Any,
-    community_payload: Any, raw_db: Any,
+    admin: httpx.AsyncClient,
+    make_user: Any,
+    as_user: Any,
+    community_payload: Any,
+    raw_db: Any,
 ) -> None:
     other = as_user(await make_user(Role.coordinator))
     body = community_payload()
@@ -689,9 +697,7 @@ async def test_body_just_under_limit_is_accepted(
 
     raw = json.dumps(community_payload()).encode()
     padded = raw + b" " * (1024 * 1024 - len(raw))
-    r = await admin.post(
-        COMMUNITIES, content=padded, headers={"Content-Type": "application/json"}
-    )
+    r = await admin.post(COMMUNITIES, content=padded, headers={"Content-Type": "application/json"})
     assert r.status_code == 201, r.text
 
 
@@ -699,8 +705,10 @@ async def test_body_just_under_limit_is_accepted(
 
 
 async def test_soft_delete_and_restore(
-    admin: httpx.AsyncClient, coordinator: httpx.AsyncClient,
-    make_community: Any, raw_db: Any,
+    admin: httpx.AsyncClient,
+    coordinator: httpx.AsyncClient,
+    make_community: Any,
+    raw_db: Any,
 ) -> None:
     c = await make_community()
     keep = await make_community()
@@ -719,9 +727,12 @@ async def test_soft_delete_and_restore(
     assert row["name"] == c["name"]
 
     assert_problem(await coordinator.post(f"{url}/restore"), 403)
-    assert await raw_db.fetchval(
-        "SELECT deleted_at FROM communities WHERE id = $1", uuid.UUID(c["id"])
-    ) is not None
+    assert (
+        await raw_db.fetchval(
+            "SELECT deleted_at FROM communities WHERE id = $1", uuid.UUID(c["id"])
+        )
+        is not None
+    )
 
     r = await admin.post(f"{url}/restore")
     assert r.status_code == 200, r.text
@@ -751,7 +762,8 @@ async def test_writes_are_audited(
 
     rows = await raw_db.fetch(
         "SELECT * FROM audit_events WHERE resource = 'communities' AND resource_id = $1 "
-        "ORDER BY at, id", uuid.UUID(cid),
+        "ORDER BY at, id",
+        uuid.UUID(cid),
     )
     assert [r["action"] for r in rows] == ["create", "update", "delete"]
     for row, response in zip(rows, (created, updated, deleted), strict=True):
@@ -776,8 +788,11 @@ async def test_writes_are_audited(
 
 
 async def test_audit_events_endpoint_admin_only_and_filters(
-    admin: httpx.AsyncClient, coordinator: httpx.AsyncClient,
-    analyst: httpx.AsyncClient, client: httpx.AsyncClient, make_community: Any,
+    admin: httpx.AsyncClient,
+    coordinator: httpx.AsyncClient,
+    analyst: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    make_community: Any,
 ) -> None:
     a = await make_community()
     b = await make_community()
@@ -814,8 +829,12 @@ async def test_audit_events_endpoint_admin_only_and_filters(
     ],
 )
 async def test_read_only_or_unknown_fields_are_422(
-    admin: httpx.AsyncClient, make_community: Any, community_payload: Any,
-    raw_db: Any, field: str, value: Any,
+    admin: httpx.AsyncClient,
+    make_community: Any,
+    community_payload: Any,
+    raw_db: Any,
+    field: str,
+    value: Any,
 ) -> None:
     r = await admin.post(COMMUNITIES, json=community_payload(**{field: value}))
     body = assert_problem(r, 422)
@@ -824,9 +843,7 @@ async def test_read_only_or_unknown_fields_are_422(
 
     c = await make_community(population=10)
     before = await raw_db.fetchrow("SELECT * FROM communities WHERE id = $1", uuid.UUID(c["id"]))
-    r = await admin.patch(
-        f"{COMMUNITIES}/{c['id']}", json={"population": 11, field: value}
-    )
+    r = await admin.patch(f"{COMMUNITIES}/{c['id']}", json={"population": 11, field: value})
     body = assert_problem(r, 422)
     assert ["body", field] in [issue["loc"] for issue in body["errors"]]
     after = await raw_db.fetchrow("SELECT * FROM communities WHERE id = $1", uuid.UUID(c["id"]))
@@ -873,6 +890,9 @@ async def test_facilitator_sees_only_assigned_communities(
     )
     assert_problem(await facilitator.delete(f"{COMMUNITIES}/{mine['id']}"), 403)
     assert_problem(await facilitator.post(COMMUNITIES, json=community_payload()), 403)
-    assert await raw_db.fetchval(
-        "SELECT population FROM communities WHERE id = $1", uuid.UUID(mine["id"])
-    ) == 10
+    assert (
+        await raw_db.fetchval(
+            "SELECT population FROM communities WHERE id = $1", uuid.UUID(mine["id"])
+        )
+        == 10
+    )

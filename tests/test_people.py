@@ -81,9 +81,7 @@ async def other_community(make_community: MakeCommunity) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def facilitator(
-    make_user: Any, as_user: Any, community: dict[str, Any]
-) -> httpx.AsyncClient:
+async def facilitator(make_user: Any, as_user: Any, community: dict[str, Any]) -> httpx.AsyncClient:
     """A facilitator assigned to ``community`` only."""
     client: httpx.AsyncClient = as_user(
         await make_user(Role.facilitator, communities=[uuid.UUID(community["id"])])
@@ -202,15 +200,16 @@ async def test_masking_for_every_role(
     partner: httpx.AsyncClient,
     community: dict[str, Any],
 ) -> None:
-    created = await create(
-        admin, community["id"], nik=NIK, phone=PHONE_LOCAL, birth_year=1985
-    )
+    created = await create(admin, community["id"], nik=NIK, phone=PHONE_LOCAL, birth_year=1985)
     pid = created["id"]
     assert created["nik"] == NIK_MASKED
     assert created["phone"] == PHONE_MASKED
 
-    for who, client in (("admin", admin), ("coordinator", coordinator),
-                        ("facilitator", facilitator)):
+    for who, client in (
+        ("admin", admin),
+        ("coordinator", coordinator),
+        ("facilitator", facilitator),
+    ):
         r = await client.get(f"{BASE}/{pid}")
         assert r.status_code == 200, (who, r.text)
         got = r.json()
@@ -290,8 +289,9 @@ async def test_lookup_by_nik(
     other_community: dict[str, Any],
 ) -> None:
     inside = await create(admin, community["id"], nik=NIK)
-    outside = await create(admin, other_community["id"], nik="3204120506850003",
-                           full_name="Budi Santoso", sex="male")
+    outside = await create(
+        admin, other_community["id"], nik="3204120506850003", full_name="Budi Santoso", sex="male"
+    )
 
     for client in (admin, coordinator):
         r = await client.post(f"{BASE}/lookup", json={"nik": NIK})
@@ -360,10 +360,12 @@ async def test_nik_is_free_again_after_soft_delete(
 async def test_concurrent_duplicate_creates(
     admin: httpx.AsyncClient, community: dict[str, Any], raw_db: asyncpg.Pool
 ) -> None:
-    responses = await asyncio.gather(*[
-        admin.post(BASE, json=body(community["id"], nik=NIK, full_name=f"Peserta {i}"))
-        for i in range(10)
-    ])
+    responses = await asyncio.gather(
+        *[
+            admin.post(BASE, json=body(community["id"], nik=NIK, full_name=f"Peserta {i}"))
+            for i in range(10)
+        ]
+    )
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 9}, [(r.status_code, r.text) for r in responses]
     for r in responses:
@@ -422,8 +424,9 @@ async def test_key_rotation(
         r = await admin.get(f"{BASE}/{pid}", params={"reveal": "nik"})
         assert r.status_code == 200, r.text
         assert r.json()["nik"] == NIK and r.json()["phone"] == PHONE_MASKED
-        newer = await create(admin, community["id"], nik="3204120506850003",
-                             phone="081311112222", full_name="Budi")
+        newer = await create(
+            admin, community["id"], nik="3204120506850003", phone="081311112222", full_name="Budi"
+        )
         assert (await raw_person(raw_db, newer["id"]))["nik_ciphertext"].startswith("v1.k2.")
         # lookup still works (the hash key did not change)
         found = (await admin.post(f"{BASE}/lookup", json={"nik": NIK})).json()["items"]
@@ -473,8 +476,9 @@ async def test_consent_given_and_withdrawn(
         assert service.has_active_consent(person, "program_participation") is True
         assert service.has_active_consent(person, "contact") is False
 
-    r = await admin.patch(f"{BASE}/{created['id']}",
-                          json={"consent_withdrawn_at": datetime.now(UTC).isoformat()})
+    r = await admin.patch(
+        f"{BASE}/{created['id']}", json={"consent_withdrawn_at": datetime.now(UTC).isoformat()}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["has_active_consent"] is False
     assert r.json()["consent_withdrawn_at"] is not None
@@ -485,8 +489,12 @@ async def test_consent_given_and_withdrawn(
         assert service.has_active_consent(person) is False
 
     # consent timestamps must carry a timezone
-    r = await admin.post(BASE, json=body(community["id"], consent_purposes=["contact"],
-                                         consent_given_at="2024-01-01T10:00:00"))
+    r = await admin.post(
+        BASE,
+        json=body(
+            community["id"], consent_purposes=["contact"], consent_given_at="2024-01-01T10:00:00"
+        ),
+    )
     assert r.status_code == 422, r.text
     r = await admin.post(BASE, json=body(community["id"], consent_purposes=["bogus"]))
     assert r.status_code == 422, r.text
@@ -543,8 +551,13 @@ async def test_erasure(
     raw_db: asyncpg.Pool,
 ) -> None:
     created = await create(
-        admin, community["id"], nik=NIK, phone=PHONE_LOCAL, birth_year=1985,
-        disability=True, vulnerable_groups=["poor_household"],
+        admin,
+        community["id"],
+        nik=NIK,
+        phone=PHONE_LOCAL,
+        birth_year=1985,
+        disability=True,
+        vulnerable_groups=["poor_household"],
         consent_purposes=["program_participation"],
     )
     pid = created["id"]
@@ -630,8 +643,9 @@ async def test_facilitator_works_only_in_assigned_communities(
     assert r.status_code == 200, r.text
     assert r.json()["full_name"] == "Warga Binaan Baru"
     # moving one's person into an unassigned community is refused on the field
-    r = await facilitator.patch(f"{BASE}/{mine['id']}",
-                                json={"community_id": other_community["id"]})
+    r = await facilitator.patch(
+        f"{BASE}/{mine['id']}", json={"community_id": other_community["id"]}
+    )
     assert r.status_code == 422, r.text
     assert ["body", "community_id"] in locs(r)
 
@@ -659,12 +673,26 @@ async def test_analyst_cannot_write_or_search_names(
 async def test_filters(
     admin: httpx.AsyncClient, community: dict[str, Any], other_community: dict[str, Any]
 ) -> None:
-    a = await create(admin, community["id"], full_name="Siti Aminah", sex="female",
-                     birth_year=1980, disability=True, vulnerable_groups=["elderly"])
-    b = await create(admin, community["id"], full_name="Budi Santoso", sex="male",
-                     birth_year=1995, vulnerable_groups=["youth", "poor_household"])
-    c = await create(admin, other_community["id"], full_name="Aminah binti Yusuf",
-                     sex="female", birth_year=2001)
+    a = await create(
+        admin,
+        community["id"],
+        full_name="Siti Aminah",
+        sex="female",
+        birth_year=1980,
+        disability=True,
+        vulnerable_groups=["elderly"],
+    )
+    b = await create(
+        admin,
+        community["id"],
+        full_name="Budi Santoso",
+        sex="male",
+        birth_year=1995,
+        vulnerable_groups=["youth", "poor_household"],
+    )
+    c = await create(
+        admin, other_community["id"], full_name="Aminah binti Yusuf", sex="female", birth_year=2001
+    )
 
     async def ids(**params: Any) -> set[str]:
         r = await admin.get(BASE, params=params)
@@ -695,8 +723,13 @@ async def test_filters(
 async def test_unknown_and_read_only_fields_are_422(
     admin: httpx.AsyncClient, community: dict[str, Any], raw_db: asyncpg.Pool
 ) -> None:
-    for extra in ({"nik_hash": "0" * 64}, {"id": str(uuid.uuid4())},
-                  {"nik_ciphertext": "v1.x.y"}, {"erased": True}, {"person_key": "p_x"}):
+    for extra in (
+        {"nik_hash": "0" * 64},
+        {"id": str(uuid.uuid4())},
+        {"nik_ciphertext": "v1.x.y"},
+        {"erased": True},
+        {"person_key": "p_x"},
+    ):
         r = await admin.post(BASE, json=body(community["id"], **extra))
         assert r.status_code == 422, (extra, r.text)
     assert await raw_db.fetchval("SELECT count(*) FROM people") == 0
@@ -755,8 +788,16 @@ async def test_no_personal_data_in_logs(
     assert r.status_code == 200, r.text
 
     assert caplog.records, "expected at least the access log"
-    secrets_ = (NIK, "3204127201850003", PHONE_LOCAL, PHONE_E164, new_phone_local,
-                new_phone_e164, NAME, new_name)
+    secrets_ = (
+        NIK,
+        "3204127201850003",
+        PHONE_LOCAL,
+        PHONE_E164,
+        new_phone_local,
+        new_phone_e164,
+        NAME,
+        new_name,
+    )
     for record in caplog.records:
         message = record.getMessage()
         attributes = str(record.__dict__)

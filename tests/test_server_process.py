@@ -76,7 +76,8 @@ def _free_port() -> int:
 def _child_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """The parent's environment without any BERDAYA_ setting, plus what the test sets."""
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith("BERDAYA_") and k not in ("DATABASE_URL", "TEST_DATABASE_URL")
     }
     env.update(
@@ -120,13 +121,19 @@ def test_serve_end_to_end(fresh_database: str, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     stdout_path, stderr_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
     env = _child_env(
-        fresh_database, tmp_path / "data",
-        BERDAYA_ADMIN_EMAIL=ADMIN_EMAIL, BERDAYA_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        fresh_database,
+        tmp_path / "data",
+        BERDAYA_ADMIN_EMAIL=ADMIN_EMAIL,
+        BERDAYA_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         proc = subprocess.Popen(
             [str(BERDAYA), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp_path,
         )
     try:
         _wait_until_up(base, proc, stderr_path, timeout=30)
@@ -137,8 +144,11 @@ def test_serve_end_to_end(fresh_database: str, tmp_path: Path) -> None:
 
             r = http.post(
                 "/api/v1/auth/token",
-                data={"grant_type": "password", "username": ADMIN_EMAIL,
-                      "password": ADMIN_PASSWORD},
+                data={
+                    "grant_type": "password",
+                    "username": ADMIN_EMAIL,
+                    "password": ADMIN_PASSWORD,
+                },
             )
             assert r.status_code == 200, r.text
             token = r.json()
@@ -162,16 +172,17 @@ def test_serve_end_to_end(fresh_database: str, tmp_path: Path) -> None:
             assert r.status_code == 200, r.text
             etag = r.headers["etag"]
             assert etag
-            r = http.get(
-                f"/api/v1/communities/{community['id']}", headers={"If-None-Match": etag}
-            )
+            r = http.get(f"/api/v1/communities/{community['id']}", headers={"If-None-Match": etag})
             assert r.status_code == 304
 
             # a wrong password is refused (and must not be logged either)
             r = http.post(
                 "/api/v1/auth/token",
-                data={"grant_type": "password", "username": ADMIN_EMAIL,
-                      "password": "wrong-" + ADMIN_PASSWORD},
+                data={
+                    "grant_type": "password",
+                    "username": ADMIN_EMAIL,
+                    "password": "wrong-" + ADMIN_PASSWORD,
+                },
             )
             assert r.status_code == 401
     finally:
@@ -211,9 +222,21 @@ def test_create_user_command(database_url: str, tmp_path: Path) -> None:
     env = _child_env(database_url, tmp_path / "data")
     password = "a-long-enough-password"
     result = subprocess.run(
-        [str(BERDAYA), "create-user", "--email", "x@berdaya.id", "--role", "coordinator",
-         "--password-stdin"],
-        input=password + "\n", env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [
+            str(BERDAYA),
+            "create-user",
+            "--email",
+            "x@berdaya.id",
+            "--role",
+            "coordinator",
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     printed = result.stdout.strip()
@@ -222,9 +245,21 @@ def test_create_user_command(database_url: str, tmp_path: Path) -> None:
 
     # the same email again is refused
     again = subprocess.run(
-        [str(BERDAYA), "create-user", "--email", "x@berdaya.id", "--role", "coordinator",
-         "--password-stdin"],
-        input=password + "\n", env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [
+            str(BERDAYA),
+            "create-user",
+            "--email",
+            "x@berdaya.id",
+            "--role",
+            "coordinator",
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert again.returncode != 0
     assert password not in again.stdout + again.stderr
@@ -234,9 +269,21 @@ def test_create_user_command_refuses_short_password(database_url: str, tmp_path:
     env = _child_env(database_url, tmp_path / "data")
     short = "short-pw1"  # 9 characters
     result = subprocess.run(
-        [str(BERDAYA), "create-user", "--email", "y@berdaya.id", "--role", "coordinator",
-         "--password-stdin"],
-        input=short + "\n", env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [
+            str(BERDAYA),
+            "create-user",
+            "--email",
+            "y@berdaya.id",
+            "--role",
+            "coordinator",
+            "--password-stdin",
+        ],
+        input=short + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode != 0
     assert not result.stdout.strip()
@@ -248,7 +295,11 @@ def test_create_user_command_requires_password_stdin(database_url: str, tmp_path
     env = _child_env(database_url, tmp_path / "data")
     result = subprocess.run(
         [str(BERDAYA), "create-user", "--email", "z@berdaya.id", "--role", "coordinator"],
-        input="a-long-enough-password\n", env=env, capture_output=True, text=True, timeout=60,
+        input="a-long-enough-password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=tmp_path,
     )
     assert result.returncode != 0
@@ -258,7 +309,9 @@ def test_create_user_command_requires_password_stdin(database_url: str, tmp_path
 def test_production_without_secrets_refuses_to_start(database_url: str, tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        env="production", database_url=database_url, data_dir=tmp_path,
+        env="production",
+        database_url=database_url,
+        data_dir=tmp_path,
     )
     with pytest.raises(ConfigError) as info:
         settings.ensure_secrets()
@@ -271,7 +324,11 @@ def test_production_serve_without_secrets_exits(fresh_database: str, tmp_path: P
     env = _child_env(fresh_database, tmp_path / "data", BERDAYA_ENV="production")
     result = subprocess.run(
         [str(BERDAYA), "serve", "--port", str(_free_port())],
-        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode != 0
