@@ -3,7 +3,7 @@
 from app.assessments import models as assessments_models
 from app.auth import models as auth_models
 from app.communities import models as communities_models
-from app.core import audit, idempotency, transitions
+from app.core import audit, idempotency, ratelimit, transitions
 from app.participation import models as participation_models
 from app.partners import models as partners_models
 from app.people import models as people_models
@@ -19,5 +19,6 @@ __all__ = [
     "partners_models",
     "people_models",
     "programs_models",
+    "ratelimit",
     "transitions",
 ]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken, TokenService
 from app.communities.models import CommunityFacilitator
 from app.core.db import get_session
+from app.core import ratelimit
 from app.core.errors import Unauthorized
 
 oauth2_scheme = OAuth2PasswordBearer(
@@ -68,6 +69,7 @@ async def load_user_principal(
 
 async def get_principal(
     request: Request,
+    response: Response,
     session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
@@ -87,6 +89,9 @@ async def get_principal(
     if principal is None:
         raise Unauthorized("the access token is invalid or expired")
     request.state.principal_id = str(principal.id)
+    if principal.kind == "service_account":  # partner systems: per-account rate limit
+        limit = request.app.state.settings.partner_rate_limit_per_minute
+        await ratelimit.enforce(session, principal.id, limit, response)
     return principal
 
 

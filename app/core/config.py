@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = 24 * 3600
     # After a service account's secret is rotated, the old one works this long.
     service_account_rotation_grace_seconds: int = 3600
+    # Requests per minute per partner service account (0 disables the limit).
+    partner_rate_limit_per_minute: int = 600
     log_level: str = "INFO"
     docs_enabled: bool = True
 

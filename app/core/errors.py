@@ -216,6 +216,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # A body that is not decodable at all (e.g. invalid UTF-8) is invalid input like
+            # malformed JSON: 422, as every operation documents.
+            return problem_response(
+                request,
+                422,
+                slug="validation-error",
+                detail="the request body could not be parsed",
+                extra={
+                    "errors": [
+                        {"loc": ["body"], "message": "the body is not valid", "type": "body_invalid"}
+                    ]
+                },
+            )
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such resource or route"
         return problem_response(

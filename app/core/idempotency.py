@@ -6,6 +6,8 @@ DO NOTHING``) and runs the request; the response is stored when it succeeds or
 fails with a 4xx. A replay with the same body returns the stored response and
 creates nothing; the same key with another body is a 422; a replay while the
 first is still running is a 409. A 5xx releases the key so the client may retry.
+A successful answer marked ``Cache-Control: no-store`` (a client secret shown once)
+is not stored: its replay is a 409.
 Anonymous POSTs (the token endpoint) are not covered: there is no caller to scope to.
 """
 
@@ -124,6 +126,15 @@ class IdempotencyMiddleware:
                     request_id,
                     "this Idempotency-Key was used with a different request",
                 )
+            elif existing.state == "done" and existing.response_body is None:
+                await _problem(
+                    send,
+                    409,
+                    path,
+                    request_id,
+                    "the first request with this Idempotency-Key succeeded and its answer held "
+                    "a secret shown only once; it is not replayed",
+                )
             elif existing.state != "done":
                 await _problem(
                     send,
@@ -158,6 +169,10 @@ class IdempotencyMiddleware:
         async def capture_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
+                captured["secret"] = message["status"] < 300 and any(
+                    k.lower() == b"cache-control" and b"no-store" in v.lower()
+                    for k, v in message.get("headers", [])
+                )
                 captured["headers"] = [
                     (k.decode("latin-1"), v.decode("latin-1"))
                     for k, v in message.get("headers", [])
@@ -181,7 +196,11 @@ class IdempotencyMiddleware:
                         .values(
                             state="done",
                             status_code=captured["status"],
-                            response_body=b"".join(captured["body"]),
+                            # A successful no-store answer (a secret shown once) is never
+                            # kept: its replay says so instead of repeating the secret.
+                            response_body=None
+                            if captured.get("secret")
+                            else b"".join(captured["body"]),
                             response_headers=captured["headers"],
                         )
                     )

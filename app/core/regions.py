@@ -69,6 +69,8 @@ def validate_region_prefix(value: str) -> str:
     """A filter prefix: ``32``, ``32.04``, ``32.04.12`` or a full code."""
     if not _PREFIX.match(value):
         raise ValueError("must be a region code prefix such as 32 or 32.04")
+    if value[:2] not in PROVINCES:
+        raise ValueError("unknown province code")
     return value
 
 

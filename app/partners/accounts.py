@@ -12,12 +12,12 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import Role
+from app.auth.models import LoginFailure, Role
 from app.auth.principal import Principal
-from app.auth.service import IssuedTokens, check_throttle, record_failure
+from app.auth.service import IssuedTokens, account_key, check_throttle, record_failure
 from app.auth.tokens import TokenService, hash_opaque_token, new_opaque_token
 from app.core.config import Settings
 from app.core.errors import BadRequest, Unauthorized
@@ -83,6 +83,7 @@ async def client_credentials_grant(
         await session.commit()
         raise Unauthorized(WRONG_CLIENT)
     account.last_used_at = now
+    await session.execute(delete(LoginFailure).where(LoginFailure.key == account_key(client_id)))
     access, expires_in = tokens.issue(str(account.id))
     return IssuedTokens(access, expires_in, None)
 
