@@ -180,6 +180,9 @@ async def seed(session: AsyncSession, personal: Any = None) -> dict[str, int]:
                 session, personal, community, counts["communities"]
             )
     await session.flush()
+    if personal is not None:
+        for name, made in (await _seed_field_work(session)).items():
+            counts[name] = counts.get(name, 0) + made
     return counts
 
 
@@ -216,3 +219,265 @@ async def _seed_people(
         session.add(Person(**values))
         made += 1
     return made
+
+
+# One story per theme: findings of an assessment, the program answering them.
+THEMES: list[dict[str, Any]] = [
+    {
+        "assessment": "Kajian kebutuhan air bersih",
+        "findings": [
+            ("problem", "infrastructure", "Sumur kering di musim kemarau", 5),
+            ("need", "health", "Akses air minum layak bagi rumah tangga", 4),
+            ("potential", "environment", "Mata air di hutan desa", None),
+        ],
+        "program": "Pengelolaan Air Bersih Berbasis Masyarakat",
+        "objectives": ["Rumah tangga terlayani air bersih", "Kelompok pengelola air aktif"],
+        "indicator": ("Rumah tangga dengan akses air bersih", "rumah tangga", 120, 400),
+        "budget": [
+            ("Pipa HDPE 2 inci", "850", "meter", 45_000),
+            ("Bak penampung 5.000 liter", "4", "unit", 3_500_000),
+            ("Pelatihan kelompok pengelola air", "2", "kegiatan", 4_250_000),
+        ],
+        "activities": [
+            ("Musyawarah pembentukan kelompok pengelola air", "deliberation"),
+            ("Pelatihan teknis perawatan jaringan pipa", "training"),
+        ],
+    },
+    {
+        "assessment": "Pemetaan potensi ekonomi perempuan",
+        "findings": [
+            ("problem", "economy", "Modal usaha perempuan terbatas", 4),
+            ("need", "education", "Pelatihan pemasaran daring", 3),
+            ("potential", "economy", "Kerajinan dan olahan pangan lokal", None),
+        ],
+        "program": "Penguatan Usaha Ekonomi Perempuan",
+        "objectives": ["Usaha perempuan naik omzetnya", "Kelompok simpan pinjam berjalan"],
+        "indicator": ("Usaha perempuan dengan omzet naik", "usaha", 10, 60),
+        "budget": [
+            ("Pelatihan pemasaran digital", "3", "angkatan", 6_000_000),
+            ("Modal bergulir kelompok", "1", "paket", 25_000_000),
+        ],
+        "activities": [
+            ("Pelatihan pemasaran daring", "training"),
+            ("Pendampingan kelompok usaha", "mentoring"),
+        ],
+    },
+]
+
+DEMO_PARTNERS = [
+    ("Pemerintah Kabupaten Bandung", "local_government", "32.04", "funder", 150_000_000),
+    ("Yayasan Air Untuk Semua", "ngo", "34", "implementer", 40_000_000),
+    ("PT Tirta Nusantara (CSR)", "private_sector", "31", "in_kind_provider", 75_000_000),
+    ("Universitas Padjadjaran - LPPM", "academia", "32", "technical_support", 10_000_000),
+]
+
+
+async def _seed_field_work(session: AsyncSession) -> dict[str, int]:
+    """Assessments with ranked findings, programs with activities, indicators and budgets,
+    participation, and partners with agreements and contributions."""
+    from datetime import date, timedelta
+
+    from app.assessments.models import Ballot, Finding, NeedsAssessment
+    from app.assessments.service import refresh_priority_ranks
+    from app.participation.models import ParticipationRecord
+    from app.partners.models import Contribution, Partner, Partnership
+    from app.people.models import Person
+    from app.programs.models import (
+        Activity,
+        BudgetLine,
+        Indicator,
+        Measurement,
+        Program,
+        ProgramCommunity,
+        ProgramFinding,
+    )
+    from app.programs.service import line_total, next_code, refresh_budget
+
+    counts = dict.fromkeys(
+        (
+            "assessments",
+            "findings",
+            "ballots",
+            "programs",
+            "activities",
+            "participation_records",
+            "partners",
+            "partnerships",
+            "contributions",
+        ),
+        0,
+    )
+    partners = []
+    for name, kind, region, _, _ in DEMO_PARTNERS:
+        partner = Partner(name=name, kind=kind, region_code=region)
+        session.add(partner)
+        partners.append(partner)
+        counts["partners"] += 1
+    await session.flush()
+    levels = ["inform", "consult", "involve", "collaborate", "empower"]
+    roles = ["beneficiary", "beneficiary", "volunteer", "cadre", "speaker", "decision_maker"]
+    communities = (await session.execute(select(Community).order_by(Community.name))).scalars()
+    for n, community in enumerate(list(communities)):
+        people = (
+            (
+                await session.execute(
+                    select(Person).where(Person.community_id == community.id).order_by(Person.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        theme = THEMES[n % len(THEMES)]
+        start = date(2025, 1, 6) + timedelta(days=7 * n)
+        assessment = NeedsAssessment(
+            community_id=community.id,
+            title=theme["assessment"],
+            methods=["focus_group", "survey", "transect_walk"],
+            status="completed",
+            started_on=start,
+            completed_on=start + timedelta(days=14),
+            respondent_count=len(people) * 4,
+            summary="Diskusi kelompok terfokus dan survei.",
+        )
+        session.add(assessment)
+        await session.flush()
+        findings = []
+        for kind, category, title, severity in theme["findings"]:
+            finding = Finding(
+                assessment_id=assessment.id,
+                kind=kind,
+                category=category,
+                title=title,
+                severity=severity,
+                affected_people=len(people) * 10,
+            )
+            session.add(finding)
+            findings.append(finding)
+        await session.flush()
+        ranked = [f for f in findings if f.kind != "potential"]
+        for i, person in enumerate(people[:6]):
+            order = ranked if i % 3 else list(reversed(ranked))
+            session.add(
+                Ballot(
+                    assessment_id=assessment.id, person_id=person.id, ranking=[f.id for f in order]
+                )
+            )
+            counts["ballots"] += 1
+        await session.flush()
+        await refresh_priority_ranks(session, assessment.id)
+        counts["assessments"] += 1
+        counts["findings"] += len(findings)
+
+        program = Program(
+            code=await next_code(session, 2025),
+            title=f"{theme['program']} - {community.name}",
+            summary="Program disusun bersama warga dari hasil kajian kebutuhan.",
+            background="Warga memprioritaskan masalah ini dalam musyawarah kajian kebutuhan.",
+            objectives=theme["objectives"],
+            target_beneficiaries=len(people) * 12,
+            start_date=start + timedelta(days=30),
+            end_date=start + timedelta(days=330),
+            funding_source="Dana Desa dan mitra",
+            status="active",
+        )
+        session.add(program)
+        await session.flush()
+        session.add(ProgramCommunity(program_id=program.id, community_id=community.id))
+        for finding in ranked:
+            session.add(ProgramFinding(program_id=program.id, finding_id=finding.id))
+        name, unit, baseline, target = theme["indicator"]
+        indicator = Indicator(
+            program_id=program.id,
+            name=name,
+            unit=unit,
+            baseline=Decimal(baseline),
+            target=Decimal(target),
+        )
+        session.add(indicator)
+        await session.flush()
+        session.add(
+            Measurement(
+                indicator_id=indicator.id,
+                measured_on=start + timedelta(days=180),
+                value=Decimal(baseline + (target - baseline) // 2),
+            )
+        )
+        for description, quantity, line_unit, cost in theme["budget"]:
+            session.add(
+                BudgetLine(
+                    program_id=program.id,
+                    description=description,
+                    quantity=Decimal(quantity),
+                    unit=line_unit,
+                    unit_cost_amount=cost,
+                    total_amount=line_total(Decimal(quantity), cost),
+                )
+            )
+        await session.flush()
+        await refresh_budget(session, program)
+        activities = []
+        for k, (title, kind) in enumerate(theme["activities"]):
+            when = datetime.combine(
+                start + timedelta(days=45 + 30 * k), datetime.min.time(), tzinfo=UTC
+            ).replace(hour=2)
+            activity = Activity(
+                program_id=program.id,
+                community_id=community.id,
+                title=title,
+                kind=kind,
+                scheduled_start=when,
+                scheduled_end=when.replace(hour=8),
+                location="Balai Desa",
+                status="done" if k == 0 else "planned",
+            )
+            session.add(activity)
+            activities.append(activity)
+        await session.flush()
+        counts["programs"] += 1
+        counts["activities"] += len(activities)
+        for i, person in enumerate(people):
+            session.add(
+                ParticipationRecord(
+                    person_id=person.id,
+                    activity_id=activities[0].id,
+                    community_id=community.id,
+                    program_id=program.id,
+                    date=activities[0].scheduled_start.date(),
+                    level=levels[(i + n) % 5],
+                    role=roles[(i + n) % 6],
+                    hours=Decimal(6),
+                    created_by=person.id,
+                )
+            )
+            counts["participation_records"] += 1
+        partner_name, _, _, role, commitment = DEMO_PARTNERS[n % len(DEMO_PARTNERS)]
+        partner = partners[n % len(partners)]
+        partnership = Partnership(
+            partner_id=partner.id,
+            program_id=program.id,
+            role=role,
+            agreement_ref=f"PKS/{program.code}/{n + 1:02d}",
+            start_date=program.start_date,
+            end_date=program.end_date,
+            commitment_amount=commitment,
+            status="active",
+        )
+        session.add(partnership)
+        await session.flush()
+        session.add(
+            Contribution(
+                partnership_id=partnership.id,
+                kind="funds"
+                if role == "funder"
+                else "in_kind"
+                if role == "in_kind_provider"
+                else "expertise",
+                amount=commitment // 3,
+                contributed_on=(program.start_date or start) + timedelta(days=60),
+                description=f"Tahap pertama dari {partner_name}",
+            )
+        )
+        counts["partnerships"] += 1
+        counts["contributions"] += 1
+    await session.flush()
+    return counts
