@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func
+from sqlalchemy import Table, case, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.assessments.models import Ballot, Finding, NeedsAssessment
@@ -114,8 +114,26 @@ def age_band(
     return "65+"
 
 
-def _age_band(row: dict[str, Any], _: Any) -> str:
-    return age_band(row["_birth_year"], row["birth_decade"])
+def age_band_sql(birth_year: Any, birth_decade: Any) -> ColumnElement[str]:
+    """``age_band`` in SQL, the same bands as :func:`age_band` (so rows can be built by
+    the database)."""
+    year = func.coalesce(birth_year, birth_decade + 5)
+    age = func.extract("year", func.timezone("UTC", func.now())) - year
+    return case(
+        (year.is_(None), "unknown"),
+        *[
+            (age <= upper, label)
+            for upper, label in (
+                (14, "0-14"),
+                (24, "15-24"),
+                (34, "25-34"),
+                (44, "35-44"),
+                (54, "45-54"),
+                (64, "55-64"),
+            )
+        ],
+        else_="65+",
+    )
 
 
 def _decrypt(field_name: str, column: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -244,9 +262,10 @@ _register(
         "Community prioritisation ballots (pseudonymised)",
         ba,
         [
+            # person_key first: computed outside the database, it leads every row.
+            ExportField("person_key", "string", "Pseudonym of the voter", compute=_person_key),
             *_common(ba),
             ExportField("assessment_id", "string", "Needs assessment", ba.c.assessment_id),
-            ExportField("person_key", "string", "Pseudonym of the voter", compute=_person_key),
             ExportField("ranking", "array", "Finding ids, most important first", ba.c.ranking),
         ],
         [
@@ -363,13 +382,17 @@ _register(
         "Participants (pseudonymised unless identified)",
         pe,
         [
-            *_common(pe),
             ExportField(
                 "person_key",
                 "string",
-                "Stable pseudonym (keyed hash of the id)",
+                "Stable pseudonym (keyed hash of the id); the primary key",
                 compute=_person_key,
             ),
+            # The raw id links to the registry: identified exports only; person_key is the key.
+            ExportField(
+                "id", "string", "Registry id (identified exports only)", pe.c.id, personal=True
+            ),
+            *_common(pe)[1:],
             ExportField("community_id", "string", "Community", pe.c.community_id),
             ExportField("sex", "string", "female or male", pe.c.sex),
             ExportField("birth_decade", "integer", "Decade of birth", pe.c.birth_decade),
@@ -377,7 +400,7 @@ _register(
                 "age_band",
                 "string",
                 "Age band today (0-14, 15-24, ..., 65+, unknown)",
-                compute=_age_band,
+                age_band_sql(pe.c.birth_year, pe.c.birth_decade),
             ),
             ExportField("disability", "boolean", "Person with a disability", pe.c.disability),
             ExportField("vulnerable_groups", "array", "Vulnerable groups", pe.c.vulnerable_groups),
@@ -420,6 +443,7 @@ _register(
             ),
         ],
         [ForeignKey("community_id", "communities")],
+        primary_key="person_key",
     )
 )
 _register(
@@ -428,10 +452,10 @@ _register(
         "Participation (pseudonymised)",
         pa,
         [
-            *_common(pa),
             ExportField(
                 "person_key", "string", "Pseudonym of the participant", compute=_person_key
             ),
+            *_common(pa),
             ExportField("activity_id", "string", "Activity (or null)", pa.c.activity_id),
             ExportField(
                 "assessment_id", "string", "Needs assessment (or null)", pa.c.assessment_id
