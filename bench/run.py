@@ -1,140 +1,460 @@
-"""A first load benchmark: authenticated GET of one community by random id.
+"""The Berdaya benchmark: seeded data, a floor app, a load driver, ratios and targets.
 
-Starts `berdaya serve` on a free port against a fresh embedded PostgreSQL, seeds
-communities through the API, then drives it with an asyncio httpx client (N
-concurrent connections for a fixed time) and prints requests/s, p50, p99 and errors.
-The full benchmark suite with a floor app and ratios is the Performance issue's work.
+    .venv/bin/python bench/run.py            # full: 1,000 communities ... 1,000,000 records
+    .venv/bin/python bench/run.py --quick    # a few minutes: a tenth of the data, short runs
 
-    python bench/run.py [--seconds 10] [--concurrency 32] [--communities 1000]
+1. Seeds (or reuses) a data set in ``--data-dir`` (see bench/seed.py for how).
+2. Starts Berdaya (``berdaya serve``) and the floor (bench/floor.py: FastAPI + asyncpg +
+   orjson, no auth) against the same database, with 1 worker, then with 2.
+3. Checks the driver's headroom (wrk, or the Python fallback, against the floor's static
+   /ping: if it serves far more than any scenario, the driver is not the bottleneck).
+4. Drives each scenario on the floor and on Berdaya, in turn, with 32 connections,
+   and prints requests/s, p50, p99, errors, the ratio to the floor and the targets.
+5. Times the 1,000-row batch, and samples Berdaya's RSS during a 60 s run.
+
+Results are also written to bench/results/latest.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import random
-import secrets
-import socket
+import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    API,
+    ROOT,
+    free_port,
+    rss_mb,
+    start_berdaya,
+    start_floor,
+    stop,
+    wait_ready,
+)
+from bench.driver import Load, Result, drive, ensure_wrk
+from bench.seed import add_size_flags, plain_dsn, seed, sizes_of, token
+
+LEVELS = ("inform", "consult", "involve", "collaborate", "empower")
+GET_SCENARIOS = ("community", "person", "first_page", "deep_page")
+LABELS = {
+    "community": "GET /communities/{id}",
+    "person": "GET /people/{id} (masked)",
+    "first_page": "GET /participation-records?community_id",
+    "deep_page": "  same, 1,000 pages deep (cursor)",
+    "post_single": "POST /participation-records",
+}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def prepare(database_url: str, pages_deep: int, limit: int) -> dict[str, Any]:
+    """Ids and cursors the scenarios use, read straight from the database."""
+    import asyncpg
+
+    from app.core.pagination import _make_cursor, filter_digest
+
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        communities = [
+            str(r["id"])
+            for r in await conn.fetch(
+                "SELECT id FROM communities WHERE deleted_at IS NULL ORDER BY random() LIMIT 1000"
+            )
+        ]
+        people = [
+            str(r["id"])
+            for r in await conn.fetch(
+                "SELECT id FROM people WHERE deleted_at IS NULL ORDER BY random() LIMIT 1000"
+            )
+        ]
+        total = await conn.fetchval(
+            "SELECT count(*) FROM participation_records WHERE deleted_at IS NULL"
+        )
+        depth = min(pages_deep * limit, max(0, total - 2 * limit - 200))
+        rows = await conn.fetch(
+            "SELECT created_at, id FROM participation_records WHERE deleted_at IS NULL "
+            "ORDER BY created_at, id OFFSET $1 LIMIT 200",
+            depth,
+        )
+    finally:
+        await conn.close()
+    # Exactly the cursor the API hands out for an unfiltered list sorted by created_at.
+    digest = filter_digest({"updated_since": None, "sort": "created_at"})
+    cursors = [_make_cursor("created_at", digest, r["created_at"], r["id"]) for r in rows]
+    return {
+        "communities": communities,
+        "people": people,
+        "cursors": cursors,
+        "depth_rows": depth,
+    }
 
 
-async def seed(base: str, token: str, count: int) -> list[str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    ids: list[str] = []
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
-        for start in range(0, count, 50):
-            batch = [
-                client.post(
-                    "/api/v1/communities",
-                    json={
-                        "name": f"Desa Bench {n:05d}",
-                        "kind": "desa",
-                        "region_code": "32.04.12.2001",
-                        "population": 1000 + n,
-                    },
-                )
-                for n in range(start, min(start + 50, count))
-            ]
-            for response in await asyncio.gather(*batch):
-                response.raise_for_status()
-                ids.append(response.json()["id"])
-    return ids
-
-
-async def drive(base: str, token: str, ids: list[str], seconds: float, concurrency: int) -> None:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                response = await client.get(f"/api/v1/communities/{random.choice(ids)}")
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors += 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"{'scenario':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    print(
-        f"{'GET /communities/{id} (auth)':<34}{len(latencies) / elapsed:>10.0f}"
-        f"{p50:>10.2f}{p99:>10.2f}{errors:>8}"
+def api(base: str, bearer: str, method: str, path: str, body: Any = None) -> Any:
+    response = httpx.request(
+        method,
+        base + API + path,
+        json=body,
+        headers={"Authorization": f"Bearer {bearer}"},
+        timeout=120,
     )
-    print("note: the driver shares the machine with the server; figures are a lower bound.")
+    if response.status_code >= 300:
+        raise SystemExit(f"{method} {path}: {response.status_code} {response.text[:300]}")
+    return response.json()
+
+
+def write_fixtures(base: str, bearer: str, database_url: str, count: int) -> dict[str, Any]:
+    """A program over 200 communities with fresh activities: every POST creates a new
+    record (a person once per activity), for each server and worker count."""
+    import asyncpg
+
+    async def community_ids() -> list[str]:
+        conn = await asyncpg.connect(plain_dsn(database_url))
+        try:
+            rows = await conn.fetch(
+                "SELECT id FROM communities WHERE deleted_at IS NULL ORDER BY id LIMIT 200"
+            )
+            return [str(r["id"]) for r in rows]
+        finally:
+            await conn.close()
+
+    communities = asyncio.run(community_ids())
+    program = api(
+        base,
+        bearer,
+        "POST",
+        "/programs",
+        {
+            "title": f"Bench writes {datetime.now().isoformat(timespec='seconds')}",
+            "community_ids": communities,
+            "start_date": "2025-01-01",
+            "end_date": "2025-12-31",
+        },
+    )["id"]
+    activities = [
+        api(
+            base,
+            bearer,
+            "POST",
+            f"/programs/{program}/activities",
+            {
+                "title": f"Bench {n}",
+                "kind": "training",
+                "community_id": communities[0],
+                "scheduled_start": "2025-03-01T09:00:00+07:00",
+                "scheduled_end": "2025-03-01T17:00:00+07:00",
+            },
+        )["id"]
+        for n in range(count)
+    ]
+
+    async def people() -> list[str]:
+        conn = await asyncpg.connect(plain_dsn(database_url))
+        try:
+            rows = await conn.fetch(
+                "SELECT id FROM people WHERE deleted_at IS NULL AND community_id = ANY($1::uuid[])"
+                " ORDER BY id",
+                communities,
+            )
+            return [str(r["id"]) for r in rows]
+        finally:
+            await conn.close()
+
+    return {"activities": activities, "people": asyncio.run(people())}
+
+
+def record_body(person: str, activity: str, n: int, tag: str) -> dict[str, Any]:
+    return {
+        "person_id": person,
+        "activity_id": activity,
+        "date": "2025-03-01",
+        "level": LEVELS[n % 5],
+        "role": "beneficiary",
+        "hours": 3,
+        "external_id": f"bench-{tag}-{n}",
+    }
+
+
+def loads(prefix: str, inputs: dict[str, Any], limit: int) -> dict[str, Load]:
+    return {
+        "community": Load("GET", [f"{prefix}/communities/{i}" for i in inputs["communities"]]),
+        "person": Load("GET", [f"{prefix}/people/{i}" for i in inputs["people"]]),
+        "first_page": Load(
+            "GET",
+            [
+                f"{prefix}/participation-records?community_id={i}&limit={limit}"
+                for i in inputs["communities"]
+            ],
+        ),
+        "deep_page": Load(
+            "GET",
+            [f"{prefix}/participation-records?cursor={c}&limit={limit}" for c in inputs["cursors"]],
+        ),
+    }
+
+
+def with_headers(load: Load, headers: dict[str, str] | None) -> Load:
+    return Load(load.method, load.paths, load.bodies, headers)
+
+
+def time_batches(
+    base: str,
+    path: str,
+    headers: dict[str, str],
+    activities: list[str],
+    people: list[str],
+    tag: str,
+) -> list[float]:
+    times = []
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        for n, activity in enumerate(activities):
+            rows = [record_body(p, activity, i, f"{tag}{n}") for i, p in enumerate(people[:1000])]
+            started = time.perf_counter()
+            response = client.post(path, json={"rows": rows})
+            times.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"batch: {response.status_code} {response.text[:300]}")
+    return times
+
+
+def fmt(result: Result | None) -> str:
+    if result is None:
+        return f"{'':>9}{'':>9}{'':>9}{'':>7}"
+    return f"{result.rps:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}{result.errors:>7}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--communities", type=int, default=1000)
-    args = parser.parse_args()
-
-    data_dir = Path(tempfile.mkdtemp(prefix="berdaya-bench-"))
-    port = free_port()
-    password = secrets.token_urlsafe(16)
-    env = {
-        **os.environ,
-        "BERDAYA_DATA_DIR": str(data_dir),
-        "BERDAYA_ADMIN_EMAIL": "bench@berdaya.id",
-        "BERDAYA_ADMIN_PASSWORD": password,
-        "BERDAYA_LOG_LEVEL": "WARNING",
-    }
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/berdaya"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        cwd=ROOT,
+    parser = argparse.ArgumentParser(description="Berdaya benchmark (see bench/run.py)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the data, short runs")
+    parser.add_argument("--seconds", type=float, default=None, help="per scenario (10; quick 4)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn worker counts to run"
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            sys.exit("the server did not start")
-        token = httpx.post(
-            base + "/api/v1/auth/token",
-            data={
-                "grant_type": "password",
-                "username": "bench@berdaya.id",
-                "password": password,
-            },
-        ).json()["access_token"]
-        ids = asyncio.run(seed(base, token, args.communities))
-        asyncio.run(drive(base, token, ids, args.seconds, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    parser.add_argument("--rss-seconds", type=float, default=None, help="60; quick 15")
+    parser.add_argument("--batch-rounds", type=int, default=None, help="5; quick 3")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--python-driver", action="store_true", help="do not use wrk")
+    add_size_flags(parser)
+    args = parser.parse_args()
+    if args.quick:
+        for name, full in (
+            ("communities", 1000),
+            ("people", 100_000),
+            ("programs", 2000),
+            ("records", 1_000_000),
+        ):
+            if getattr(args, name) == full:
+                setattr(args, name, full // 10)
+    seconds = args.seconds or (4 if args.quick else 10)
+    rss_seconds = args.rss_seconds or (15 if args.quick else 60)
+    rounds = args.batch_rounds or (3 if args.quick else 5)
+    sizes = sizes_of(args)
+    data_dir = args.data_dir or ROOT / "bench" / "results" / (
+        "data-quick" if args.quick else "data"
+    )
+    limit = 50
+
+    info = seed(data_dir, sizes)
+    database_url = info["database_url"]
+    inputs = asyncio.run(prepare(database_url, 1000, limit))
+    prefer_wrk = not args.python_driver
+    driver_name = "wrk" if prefer_wrk and ensure_wrk() else "python (asyncio, raw HTTP/1.1)"
+    warmup = 2.0
+    results: dict[str, Any] = {
+        "when": datetime.now().isoformat(timespec="seconds"),
+        "sizes": sizes,
+        "driver": driver_name,
+        "connections": args.connections,
+        "seconds": seconds,
+        "deep_offset_rows": inputs["depth_rows"],
+        "runs": {},
+    }
+    fixtures: dict[str, Any] | None = None
+    batch: dict[str, list[float]] = {}
+    rss: list[tuple[float, float]] = []
+    for workers in args.workers:
+        fport, bport = free_port(), free_port()
+        floor = start_floor(plain_dsn(database_url), fport, workers)
+        server = start_berdaya(data_dir, database_url, bport, workers)
+        fbase, bbase = f"http://127.0.0.1:{fport}", f"http://127.0.0.1:{bport}"
+        run: dict[str, Any] = {}
+        try:
+            wait_ready(fbase, "/ping")
+            wait_ready(bbase)
+            bearer = token(bbase, info["admin_password"])
+            if fixtures is None:
+                fixtures = write_fixtures(
+                    bbase, bearer, database_url, 4 * len(args.workers) + 2 * rounds
+                )
+            headroom = drive(
+                fbase, Load("GET", ["/ping"]), seconds, args.connections, prefer_wrk=prefer_wrk
+            )
+            run["driver_headroom_rps"] = headroom.rps
+            print(
+                f"\n[{workers} worker(s)] driver {driver_name}: {headroom.rps:.0f} req/s on a "
+                "static /ping of the floor (its ceiling on this machine)",
+                flush=True,
+            )
+            floor_loads = loads("", inputs, limit)
+            for name in GET_SCENARIOS:
+                bearer = token(bbase, info["admin_password"])
+                auth = {"Authorization": f"Bearer {bearer}"}
+                berdaya_load = with_headers(loads(API, inputs, limit)[name], auth)
+                pair = {}
+                for who, base, load in (
+                    ("floor", fbase, floor_loads[name]),
+                    ("berdaya", bbase, berdaya_load),
+                ):
+                    drive(base, load, warmup, args.connections, prefer_wrk=prefer_wrk)
+                    pair[who] = drive(base, load, seconds, args.connections, prefer_wrk=prefer_wrk)
+                run[name] = {k: asdict(v) for k, v in pair.items()}
+                print(
+                    f"  {LABELS[name]:<44}{fmt(pair['floor'])} |{fmt(pair['berdaya'])}", flush=True
+                )
+            # POST single: each run on its own fresh activity, each body a new person.
+            bearer = token(bbase, info["admin_password"])
+            auth = {"Authorization": f"Bearer {bearer}"}
+            pair = {}
+            for who, base, path in (
+                ("floor", fbase, "/participation-records"),
+                ("berdaya", bbase, f"{API}/participation-records"),
+            ):
+                activity = fixtures["activities"].pop()
+                bodies = [
+                    json.dumps(record_body(p, activity, n, f"{who}{workers}")).encode()
+                    for n, p in enumerate(fixtures["people"])
+                ]
+                load = Load("POST", [path], bodies, auth if who == "berdaya" else None)
+                pair[who] = drive(base, load, seconds, args.connections, prefer_wrk=prefer_wrk)
+            run["post_single"] = {k: asdict(v) for k, v in pair.items()}
+            print(
+                f"  {LABELS['post_single']:<44}{fmt(pair['floor'])} |{fmt(pair['berdaya'])}",
+                flush=True,
+            )
+            if workers == args.workers[0]:
+                for who, base, path, headers in (
+                    ("floor", fbase, "/participation-records/batch", {}),
+                    ("berdaya", bbase, f"{API}/participation-records/batch", auth),
+                ):
+                    acts = [fixtures["activities"].pop() for _ in range(rounds)]
+                    batch[who] = time_batches(base, path, headers, acts, fixtures["people"], who)
+                print(
+                    f"  1,000-row batch, median of {rounds}: floor "
+                    f"{statistics.median(batch['floor']):.3f} s | berdaya "
+                    f"{statistics.median(batch['berdaya']):.3f} s",
+                    flush=True,
+                )
+                # RSS over a long GET run (the driver in a thread; sample every 5 s).
+                import threading
+
+                bearer = token(bbase, info["admin_password"])
+                load = with_headers(
+                    loads(API, inputs, limit)["person"], {"Authorization": f"Bearer {bearer}"}
+                )
+                began = time.perf_counter()
+                worker = threading.Thread(
+                    target=drive,
+                    args=(bbase, load, rss_seconds, args.connections),
+                    kwargs={"prefer_wrk": prefer_wrk},
+                )
+                worker.start()
+                while worker.is_alive():
+                    rss.append(
+                        (round(time.perf_counter() - began, 1), round(rss_mb(server.pid), 1))
+                    )
+                    worker.join(timeout=5)
+                rss.append((round(time.perf_counter() - began, 1), round(rss_mb(server.pid), 1)))
+                print(
+                    f"  RSS (MB) over {rss_seconds:.0f} s of GET /people/{{id}}: {rss}", flush=True
+                )
+        finally:
+            stop(server)
+            stop(floor)
+        results["runs"][str(workers)] = run
+    results["batch_seconds"] = batch
+    results["rss_mb"] = rss
+    report(results)
+    out = ROOT / "bench" / "results" / ("latest-quick.json" if args.quick else "latest.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+def report(results: dict[str, Any]) -> None:
+    sizes = results["sizes"]
+    print(
+        f"\nBerdaya benchmark, {results['when']}; data: {sizes['communities']} communities, "
+        f"{sizes['people']} people, {sizes['programs']} programs x "
+        f"{sizes['activities_per_program']} activities, {sizes['records']} records; "
+        f"driver {results['driver']}, {results['connections']} connections, "
+        f"{results['seconds']:.0f} s per scenario; deep page at row {results['deep_offset_rows']}"
+    )
+    head = (
+        f"{'scenario':<44}{'w':>2}{'floor r/s':>10}{'r/s':>8}{'ratio':>7}{'p50 ms':>8}"
+        f"{'p99 ms':>8}{'p99/p50':>8}{'errors':>7}  target"
+    )
+    print(head)
+    print("-" * len(head))
+    met: dict[str, bool] = {}
+    for workers, run in results["runs"].items():
+        first = run["first_page"]["berdaya"]
+        for name in (*GET_SCENARIOS, "post_single"):
+            floor, ours = run[name]["floor"], run[name]["berdaya"]
+            ratio = ours["rps"] / floor["rps"] if floor["rps"] else 0.0
+            spread = ours["p99_ms"] / ours["p50_ms"] if ours["p50_ms"] else 0.0
+            targets = []
+            if name in ("community", "person", "first_page"):
+                ok = ratio >= 0.6
+                targets.append(f">=0.6x floor {'MET' if ok else 'NOT MET'}")
+                met[f"{name} >= 0.6x floor (w={workers})"] = ok
+            if name == "deep_page":
+                ok = ours["p50_ms"] <= 1.2 * first["p50_ms"] and ours["rps"] * 1.2 >= first["rps"]
+                targets.append(f"within 1.2x of first page {'MET' if ok else 'NOT MET'}")
+                met[f"deep page within 1.2x of first (w={workers})"] = ok
+            ok = spread <= 3.0
+            targets.append(f"p99<=3xp50 {'MET' if ok else 'NOT MET'}")
+            met[f"{name} p99 <= 3x p50 (w={workers})"] = ok
+            print(
+                f"{LABELS[name]:<44}{workers:>2}{floor['rps']:>10.0f}{ours['rps']:>8.0f}"
+                f"{ratio:>7.2f}{ours['p50_ms']:>8.2f}{ours['p99_ms']:>8.2f}{spread:>8.1f}"
+                f"{ours['errors']:>7}  {'; '.join(targets)}"
+            )
+        ceiling = run["driver_headroom_rps"]
+        print(f"{'  (driver ceiling: static /ping of the floor)':<46}{ceiling:>10.0f}")
+    batch = results["batch_seconds"]
+    if batch:
+        median = statistics.median(batch["berdaya"])
+        met["1,000-row batch < 1 s"] = median < 1.0
+        print(
+            f"{'POST /participation-records/batch (1,000 rows)':<46}"
+            f"floor {statistics.median(batch['floor']):.3f} s, berdaya median {median:.3f} s "
+            f"(min {min(batch['berdaya']):.3f}, max {max(batch['berdaya']):.3f})  "
+            f"target < 1 s {'MET' if median < 1.0 else 'NOT MET'}"
+        )
+    rss = results["rss_mb"]
+    if len(rss) >= 3:
+        settled = rss[1][1]  # after the first 5 s of load
+        growth = (rss[-1][1] - settled) / settled if settled else 0.0
+        met["RSS steady"] = growth <= 0.10
+        print(
+            f"{'server RSS under load':<46}{settled:.0f} MB at 5 s -> {rss[-1][1]:.0f} MB at "
+            f"{rss[-1][0]:.0f} s ({growth:+.1%})  target steady (<= +10%) "
+            f"{'MET' if growth <= 0.10 else 'NOT MET'}"
+        )
+    print(f"\ntargets met: {sum(met.values())}/{len(met)}")
+    for name, ok in met.items():
+        if not ok:
+            print(f"  not met: {name}")
+    results["targets"] = met
 
 
 if __name__ == "__main__":

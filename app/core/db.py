@@ -38,7 +38,11 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,  # a restarted database is noticed, not served broken sockets
+        # No pool_pre_ping: it costs a round trip on every checkout (measured: bench/run.py).
+        # A restarted database is still noticed: the first statement on a dead connection
+        # raises a disconnect error, SQLAlchemy invalidates the whole pool (every older
+        # connection is replaced on its next checkout) and that request answers 503 with
+        # Retry-After; the next one reconnects (tests/test_performance.py proves it).
         hide_parameters=True,  # SQL errors and echo never carry values (personal data)
         pool_recycle=1800,
         connect_args={
@@ -59,6 +63,14 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Reads run without BEGIN/COMMIT: two round trips fewer on every GET. A read needs
+        # no transaction (each statement sees a consistent snapshot); the few GETs that
+        # write (audited reveals and exports) commit each statement on its own.
+        self.read_sessions = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -71,7 +83,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     response is sent: a client never sees 201 for a write that later failed.
     """
     database: Database = request.app.state.database
-    async with database.sessions() as session:
+    factory = database.read_sessions if request.method in ("GET", "HEAD") else database.sessions
+    async with factory() as session:
         try:
             yield session
         except BaseException:
