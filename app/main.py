@@ -114,7 +114,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "X-Request-ID",
                 "Accept",
             ],
-            expose_headers=["ETag", "Link", "Location", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Link",
+                "Location",
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
             max_age=600,
         )
     app.add_middleware(
@@ -149,7 +158,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         schema["components"]["schemas"][model.__name__] = extra
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.get("responses", {})
+            if "401" in responses and "429" not in responses:
+                # Partner service accounts are rate limited on every authenticated call.
+                responses["429"] = {
+                    "description": "Rate limit exceeded; see Retry-After and RateLimit-*",
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+                }
+            for status, response in responses.items():
                 content = response.get("content", {})
                 if status[0] in "45" and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": PROBLEM_REF}}

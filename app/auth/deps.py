@@ -15,8 +15,8 @@ from app.auth.models import Role, User
 from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken, TokenService
 from app.communities.models import CommunityFacilitator
-from app.core.db import get_session
 from app.core import ratelimit
+from app.core.db import get_session
 from app.core.errors import Unauthorized
 
 oauth2_scheme = OAuth2PasswordBearer(

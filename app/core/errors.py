@@ -183,12 +183,46 @@ def is_database_unavailable(exc: BaseException) -> bool:
         if getattr(exc, "connection_invalidated", False):
             return True
         orig = getattr(exc, "orig", None)
-        text = f"{type(orig).__name__} {orig}".lower()
+        cause = getattr(orig, "__cause__", None)
+        state = str(getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None) or "")
+        # 08xxx connection exceptions; 57P01-57P03 admin/crash shutdown, cannot connect now
+        if state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+            return True
+        text = f"{type(orig).__name__} {type(cause).__name__} {orig}".lower()
         return any(
             marker in text
-            for marker in ("connection", "cannotconnectnow", "shutdown", "refused", "terminat")
+            for marker in (
+                "connection",
+                "cannotconnectnow",
+                "shutdown",
+                "shutting down",
+                "refused",
+                "terminat",
+            )
         )
     return isinstance(exc, OSError)
+
+
+# SQLSTATEs of class 22 (data exception) that only bad input causes.
+_INVALID_DATA_STATES = {
+    "22021",  # character_not_in_repertoire (NUL in text)
+    "22P05",  # untranslatable_character
+    "22003",  # numeric_value_out_of_range
+    "22008",  # datetime_field_overflow
+    "22007",  # invalid_datetime_format
+    "22001",  # string_data_right_truncation
+}
+
+
+def is_invalid_data(exc: BaseException) -> bool:
+    """True for database errors caused by a value the client sent."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return state in _INVALID_DATA_STATES
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -226,7 +260,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 detail="the request body could not be parsed",
                 extra={
                     "errors": [
-                        {"loc": ["body"], "message": "the body is not valid", "type": "body_invalid"}
+                        {
+                            "loc": ["body"],
+                            "message": "the body is not valid",
+                            "type": "body_invalid",
+                        }
                     ]
                 },
             )
@@ -238,6 +276,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        if is_invalid_data(exc):
+            # PostgreSQL refused a value the schema let through (a NUL character in text,
+            # a number or date out of its range): the client's input, so 422, not 500.
+            return problem_response(
+                request,
+                422,
+                slug="validation-error",
+                detail="a value cannot be stored (NUL character, or out of range)",
+                extra={"errors": [{"loc": [], "message": "invalid value", "type": "value_error"}]},
+            )
         if is_database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
             return problem_response(

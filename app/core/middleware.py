@@ -21,7 +21,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import request_id_var
-from app.core.errors import PROBLEM_MEDIA_TYPE, is_database_unavailable, problem_body
+from app.core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    is_database_unavailable,
+    is_invalid_data,
+    problem_body,
+)
 
 access_log = logging.getLogger("berdaya.access")
 error_log = logging.getLogger("berdaya.errors")
@@ -117,6 +122,19 @@ class RequestContextMiddleware:
                     request_id,
                     slug="service-unavailable",
                     detail="the database is unavailable; retry shortly",
+                )
+            elif is_invalid_data(exc):  # e.g. a NUL character PostgreSQL refuses: bad input
+                status_holder["status"] = 422
+                await _send_problem(
+                    send,
+                    422,
+                    path,
+                    request_id,
+                    slug="validation-error",
+                    detail="a value cannot be stored (NUL character, or out of range)",
+                    extra={
+                        "errors": [{"loc": [], "message": "invalid value", "type": "value_error"}]
+                    },
                 )
             else:
                 error_log.exception("unhandled error in middleware")

@@ -50,7 +50,7 @@ async def enforce(
     window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     window_start = datetime.fromtimestamp(window, UTC)
     stmt = insert(_table).values(principal_id=principal_id, window_start=window_start, count=1)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[_table.c.principal_id],
         set_={
             "count": case(
@@ -60,7 +60,7 @@ async def enforce(
             "window_start": stmt.excluded.window_start,
         },
     ).returning(_table.c.count)
-    count = int((await session.execute(stmt)).scalar_one())
+    count = int((await session.execute(upsert)).scalar_one())
     await session.commit()
     reset = max(1, int(window + WINDOW_SECONDS - now + 0.999))
     headers = {

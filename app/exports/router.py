@@ -229,6 +229,23 @@ def _keyed_tombstones(dataset: Dataset) -> bool:
     return dataset.primary_key == "person_key"
 
 
+async def _raw_partitions(conn: AsyncConnection, stmt: Any) -> AsyncIterator[list[Any]]:
+    """Rows of ``stmt`` straight from asyncpg's server-side cursor: the driver's records,
+    without SQLAlchemy's per-row result processing (the rows are one text column)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = [compiled.params[name] for name in (compiled.positiontup or [])]
+    raw = (await conn.get_raw_connection()).driver_connection
+    cursor = raw.cursor(compiled.string, *params, prefetch=PARTITION)
+    batch: list[Any] = []
+    async for record in cursor:
+        batch.append(record)
+        if len(batch) >= PARTITION:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 async def _fast_stream(
     conn: AsyncConnection,
     dataset: Dataset,
@@ -255,8 +272,7 @@ async def _fast_stream(
         first = True
         if fmt == "json":
             yield b"["
-        result = await conn.stream(stmt.execution_options(yield_per=PARTITION))
-        async for partition in result.partitions(PARTITION):
+        async for partition in _raw_partitions(conn, stmt):
             if splice:
                 # Tombstones of rows keyed by id stay as they are; others lead with the
                 # person_key (json_build_object never yields an empty object here).
@@ -332,7 +348,8 @@ async def _stream(
     summary="Stream one dataset as NDJSON (default), a JSON array or CSV",
     description=(
         "Rows are ordered by `updated_at, id`. `updated_since` is inclusive; "
-        "`include_deleted=true` adds tombstones `{id, deleted_at, updated_at}`. The "
+        "`include_deleted=true` adds tombstones `{id, deleted_at, updated_at}` (people: "
+        "`person_key` instead of `id`). The "
         "`X-Export-High-Water-Mark` header is the `updated_since` to use next time. People "
         "are pseudonymised (`person_key`, birth decade, age band) unless an admin asks "
         "`identified=true&purpose=...`, which is audited."
