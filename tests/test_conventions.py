@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -896,3 +897,16 @@ async def test_facilitator_sees_only_assigned_communities(
         )
         == 10
     )
+
+
+async def test_access_log_names_the_full_route_template(admin, make_community, caplog):
+    """The access log carries the route template with its /api/v1 prefix, never the
+    concrete path (ids in paths would let a log reader correlate requests)."""
+    community = await make_community()
+    with caplog.at_level(logging.INFO, logger="berdaya.access"):
+        await admin.get("/api/v1/communities")
+        await admin.get(f"/api/v1/communities/{community['id']}")
+    routes = [record.route for record in caplog.records if hasattr(record, "route")]
+    assert "/api/v1/communities" in routes
+    assert "/api/v1/communities/{community_id}" in routes
+    assert all(community["id"] not in str(route) for route in routes)

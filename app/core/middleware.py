@@ -168,8 +168,13 @@ def _route_template(scope: Scope) -> str:
     paths: dict[str, str] | None = getattr(getattr(app, "state", None), "route_paths", None)
     if paths is None and app is not None:
         # Routes included with a prefix are matched through their original (prefix-less)
-        # object; the app's own route list has the full paths, keyed by operation name.
-        paths = {r.name: r.path for r in app.routes if hasattr(r, "name") and hasattr(r, "path")}
+        # object; the OpenAPI document has the full path of every operation name.
+        paths = {
+            operation["operationId"]: path
+            for path, item in app.openapi().get("paths", {}).items()
+            for operation in item.values()
+            if isinstance(operation, dict) and "operationId" in operation
+        }
         app.state.route_paths = paths
     template = (paths or {}).get(getattr(route, "name", ""), getattr(route, "path", None))
     return str(template) if template else "(unmatched)"
