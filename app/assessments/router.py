@@ -261,10 +261,7 @@ async def update_assessment(
     entity = await _writable(session, principal, assessment_id, request)
     if entity.status in CLOSED_FOR_BALLOTS:
         raise Conflict(f"a {entity.status} assessment can no longer change")
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("title", "methods"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"{required} cannot be null", loc=["body", required])
+    changes = body.changes()
     if "methods" in changes:
         changes["methods"] = [Method(m).value for m in changes["methods"]]
     if "facilitator_id" in changes:
@@ -482,10 +479,7 @@ async def update_finding(
     entity = await _finding_in(session, principal, assessment_id, finding_id, for_update=True)
     check_if_match(request, entity.version)
     _ensure_not_frozen(assessment)
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("kind", "category", "title"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"{required} cannot be null", loc=["body", required])
+    changes = body.changes()
     kind = FindingKind(changes.get("kind", entity.kind)).value
     if "kind" in changes:
         changes["kind"] = kind

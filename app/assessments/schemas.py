@@ -13,7 +13,7 @@ from app.assessments.models import (
     FindingKind,
     Method,
 )
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 
 
 def _distinct(values: list[Method] | None) -> list[Method] | None:
@@ -35,7 +35,9 @@ class AssessmentCreate(InputModel):
     _distinct_methods = field_validator("methods")(_distinct)
 
 
-class AssessmentUpdate(InputModel):
+class AssessmentUpdate(PatchModel):
+    not_null = ("title", "methods")
+
     title: str | None = Field(default=None, min_length=1, max_length=300)
     methods: list[Method] | None = Field(default=None, min_length=1)
     started_on: date | None = None
@@ -69,7 +71,9 @@ class FindingCreate(InputModel):
     evidence: str | None = Field(default=None, max_length=20_000)
 
 
-class FindingUpdate(InputModel):
+class FindingUpdate(PatchModel):
+    not_null = ("kind", "category", "title")
+
     kind: FindingKind | None = None
     category: FindingCategory | None = None
     title: str | None = Field(default=None, min_length=1, max_length=300)

@@ -224,15 +224,9 @@ async def update_user(
 ) -> Response:
     authorize(principal, "users", WRITE)
     user = await users.get_for_change(session, principal, user_id, request)
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes()
     if "password" in changes:
-        password = changes.pop("password")
-        if password is None:
-            raise Unprocessable("password cannot be null", loc=["body", "password"])
-        changes["password_hash"] = hash_password(password)
-    for field in ("full_name", "role", "is_active"):
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"{field} cannot be null", loc=["body", field])
+        changes["password_hash"] = hash_password(changes.pop("password"))
     role = Role(changes.get("role", user.role))
     organization_id = changes.get("organization_id", user.organization_id)
     if (role is Role.partner) != (organization_id is not None):

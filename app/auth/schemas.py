@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, EmailStr, Field
 
 from app.auth.models import Role
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 
 
 class TokenResponse(BaseModel):
@@ -39,7 +39,9 @@ class UserCreate(InputModel):
     is_active: bool = True
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PatchModel):
+    not_null = ("full_name", "role", "is_active", "password")
+
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
     organization_id: uuid.UUID | None = None

@@ -177,10 +177,7 @@ async def update_community(
     body: CommunityUpdate,
 ) -> Response:
     community = await communities.get_for_change(session, principal, community_id, request)
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "kind", "region_code", "potentials"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"{required} cannot be null", loc=["body", required])
+    changes = body.changes()
     await communities.apply_changes(session, principal, community, changes)
     return model_response(request, _read(community), version=community.version)
 
@@ -424,10 +421,7 @@ async def update_index(
 ) -> Response:
     await _get_index(session, principal, community_id, index_id)
     entry = await indices.get_for_change(session, principal, index_id, request)
-    changes = body.model_dump(exclude_unset=True)
-    for name, value in changes.items():
-        if value is None:
-            raise Unprocessable(f"{name} cannot be null", loc=["body", name])
+    changes = body.changes()
     iks, ike, ikl = (changes.get(k, getattr(entry, k)) for k in ("iks", "ike", "ikl"))
     score = idm_score(iks, ike, ikl)
     changes.update(idm_score=score, idm_status=idm_status(score).value)

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from app.communities.models import CommunityKind, IdmStatus
 from app.core.regions import validate_region_code
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 
 RegionCode = Annotated[
     str,
@@ -35,8 +35,10 @@ class CommunityCreate(InputModel):
     )
 
 
-class CommunityUpdate(InputModel):
+class CommunityUpdate(PatchModel):
     """Merge patch: only the given fields change; ``null`` clears an optional field."""
+
+    not_null = ("name", "kind", "region_code", "potentials")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: CommunityKind | None = None
@@ -74,7 +76,9 @@ class DevelopmentIndexCreate(InputModel):
     ikl: IndexValue = Field(description="Ecological resilience index (0..1)", examples=[0.6667])
 
 
-class DevelopmentIndexUpdate(InputModel):
+class DevelopmentIndexUpdate(PatchModel):
+    not_null = ("iks", "ike", "ikl")
+
     iks: IndexValue | None = None
     ike: IndexValue | None = None
     ikl: IndexValue | None = None

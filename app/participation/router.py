@@ -394,10 +394,7 @@ async def update_record(
     body: RecordUpdate,
 ) -> Response:
     record = await _changeable(session, principal, record_id, request, WRITE)
-    changes = body.model_dump(exclude_unset=True)
-    for name in ("date", "level", "role"):
-        if name in changes and changes[name] is None:
-            raise Unprocessable(f"{name} cannot be null", loc=["body", name])
+    changes = body.changes()
     for name in ("level", "role"):
         if name in changes:
             changes[name] = str(changes[name])

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from app.core.errors import ValidationIssue
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 from app.participation.models import Level, ParticipationRole
 
 Hours = Annotated[Decimal, Field(ge=0, le=1000, max_digits=6, decimal_places=2)]
@@ -36,7 +36,9 @@ class BatchRow(RecordCreate):
     )
 
 
-class RecordUpdate(InputModel):
+class RecordUpdate(PatchModel):
+    not_null = ("date", "level", "role")
+
     date: dt.date | None = None
     level: Level | None = None
     role: ParticipationRole | None = None

@@ -195,12 +195,6 @@ contributions = ContributionRepository()
 service_accounts = ServiceAccountRepository()
 
 
-def _no_nulls(changes: dict[str, Any], *names: str) -> None:
-    for name in names:
-        if name in changes and changes[name] is None:
-            raise Unprocessable(f"{name} cannot be null", loc=["body", name])
-
-
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
     """Enums and URLs as the text stored in the table."""
     return {
@@ -299,8 +293,7 @@ async def update_partner(
     body: PartnerUpdate,
 ) -> Response:
     entity = await partners.get_for_change(session, principal, partner_id, request)
-    changes = _plain(body.model_dump(exclude_unset=True))
-    _no_nulls(changes, "name", "kind")
+    changes = _plain(body.changes())
     await partners.apply_changes(session, principal, entity, changes)
     return model_response(request, PartnerRead.model_validate(entity), version=entity.version)
 
@@ -713,8 +706,7 @@ async def update_contribution(
     if principal.role is Role.partner and entity.recorded_by != principal.id:
         raise Forbidden("partners may change only the contributions they recorded")
     check_if_match(request, entity.version)
-    changes = _plain(body.model_dump(exclude_unset=True))
-    _no_nulls(changes, "kind", "amount", "contributed_on")
+    changes = _plain(body.changes())
     _check_contribution(
         partnership, principal, changes.get("contributed_on", entity.contributed_on)
     )
@@ -854,8 +846,7 @@ async def update_account(
 ) -> Response:
     authorize(principal, "service_accounts", WRITE)
     entity = await service_accounts.get_for_change(session, principal, account_id, request)
-    changes = body.model_dump(exclude_unset=True)
-    _no_nulls(changes, "name")
+    changes = body.changes()
     await service_accounts.apply_changes(session, principal, entity, changes)
     return model_response(request, _read_account(entity), version=entity.version)
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field
 
 from app.auth.models import Role
 from app.core.regions import validate_region_prefix
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 from app.partners.models import (
     ContributionKind,
     PartnerKind,
@@ -35,7 +35,9 @@ class PartnerCreate(InputModel):
     description: str | None = Field(default=None, max_length=20_000)
 
 
-class PartnerUpdate(InputModel):
+class PartnerUpdate(PatchModel):
+    not_null = ("name", "kind")
+
     name: str | None = Field(default=None, min_length=1, max_length=300)
     kind: PartnerKind | None = None
     contact_email: EmailStr | None = None
@@ -89,7 +91,9 @@ class ContributionCreate(InputModel):
     description: str | None = Field(default=None, max_length=2000)
 
 
-class ContributionUpdate(InputModel):
+class ContributionUpdate(PatchModel):
+    not_null = ("kind", "amount", "contributed_on")
+
     kind: ContributionKind | None = None
     amount: Amount | None = None
     contributed_on: date | None = None
@@ -110,7 +114,9 @@ class ServiceAccountCreate(InputModel):
     role: Literal["partner", "analyst"] = "partner"
 
 
-class ServiceAccountUpdate(InputModel):
+class ServiceAccountUpdate(PatchModel):
+    not_null = ("name",)
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
 

@@ -43,15 +43,6 @@ from app.people.service import PersonalData, present
 
 router = APIRouter(prefix="/people", tags=["people"])
 
-_REQUIRED = (
-    "full_name",
-    "sex",
-    "community_id",
-    "disability",
-    "vulnerable_groups",
-    "consent_purposes",
-)
-
 
 class PersonRepository(ScopedRepository[Person]):
     model = Person
@@ -285,10 +276,7 @@ async def update_person(
         raise Unprocessable(
             "this person was erased; the record can no longer change", loc=["path", "person_id"]
         )
-    changes = body.model_dump(exclude_unset=True)
-    for name in _REQUIRED:
-        if name in changes and changes[name] is None:
-            raise Unprocessable(f"{name} cannot be null", loc=["body", name])
+    changes = body.changes()
     if "community_id" in changes and changes["community_id"] != person.community_id:
         await _check_community(session, principal, changes["community_id"])
     personal_names = {name for name in ("nik", "phone") if name in changes}

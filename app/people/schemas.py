@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 from app.people.models import ConsentPurpose, Sex, VulnerableGroup
 from app.people.nik import validate_nik
 
@@ -68,8 +68,17 @@ class PersonCreate(InputModel):
     _check_unique = field_validator("vulnerable_groups", "consent_purposes")(_unique)
 
 
-class PersonUpdate(InputModel):
+class PersonUpdate(PatchModel):
     """Merge patch. Setting ``consent_withdrawn_at`` withdraws every consent from then on."""
+
+    not_null = (
+        "full_name",
+        "sex",
+        "community_id",
+        "disability",
+        "vulnerable_groups",
+        "consent_purposes",
+    )
 
     community_id: uuid.UUID | None = None
     full_name: str | None = Field(default=None, min_length=1, max_length=200)

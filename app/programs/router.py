@@ -339,10 +339,7 @@ async def update_program(
 ) -> Response:
     program = await programs.get_for_change(session, principal, program_id, request)
     service.ensure_open(program)
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("title", "community_ids", "objectives", "addressed_finding_ids"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"{required} cannot be null", loc=["body", required])
+    changes = body.changes()
     community_ids = changes.pop("community_ids", None)
     finding_ids = changes.pop("addressed_finding_ids", None)
     current_communities, current_findings = await service.links_of(session, [program.id])
@@ -529,12 +526,6 @@ async def _list_children(
     return rows, next_cursor
 
 
-def _no_nulls(changes: dict[str, Any], *names: str) -> None:
-    for name in names:
-        if name in changes and changes[name] is None:
-            raise Unprocessable(f"{name} cannot be null", loc=["body", name])
-
-
 # --- activities ----------------------------------------------------------------------------
 
 
@@ -663,8 +654,7 @@ async def update_activity(
     check_if_match(request, entity.version)
     if not can_write_in_community(principal, entity.community_id):
         raise Forbidden("you may not manage activities in this community")
-    changes = body.model_dump(exclude_unset=True)
-    _no_nulls(changes, "title", "kind", "community_id", "scheduled_start", "status")
+    changes = body.changes()
     if "community_id" in changes:
         await _check_activity_community(session, principal, program_id, changes["community_id"])
     _check_schedule(
@@ -788,8 +778,7 @@ async def update_indicator(
         indicators, session, principal, program_id, indicator_id, for_update=True
     )
     check_if_match(request, entity.version)
-    changes = body.model_dump(exclude_unset=True)
-    _no_nulls(changes, "name", "unit", "baseline", "target", "direction")
+    changes = body.changes()
     if "direction" in changes:
         changes["direction"] = changes["direction"].value
     await indicators.apply_changes(session, principal, entity, changes)
@@ -946,8 +935,7 @@ async def update_measurement(
         session, principal, indicator_id, measurement_id, for_update=True
     )
     check_if_match(request, entity.version)
-    changes = body.model_dump(exclude_unset=True)
-    _no_nulls(changes, "measured_on", "value")
+    changes = body.changes()
     if "measured_on" in changes:
         _check_measured_on(program, changes["measured_on"])
     await measurements.apply_changes(session, principal, entity, changes)
@@ -1067,8 +1055,7 @@ async def update_budget_line(
     program = await _locked_program(session, principal, program_id, "budget_lines")
     entity = await _child_of(budget_lines, session, principal, program_id, line_id, for_update=True)
     check_if_match(request, entity.version)
-    changes = body.model_dump(exclude_unset=True)
-    _no_nulls(changes, "description", "quantity", "unit", "unit_cost_amount")
+    changes = body.changes()
     changes["total_amount"] = service.line_total(
         changes.get("quantity", entity.quantity),
         changes.get("unit_cost_amount", entity.unit_cost_amount),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, PatchModel, ReadModel
 from app.programs.models import ActivityKind, ActivityStatus, Direction, ProgramStatus
 
 Objective = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -46,7 +46,9 @@ class ProgramCreate(InputModel):
     _distinct = field_validator("community_ids", "addressed_finding_ids")(_distinct_ids)
 
 
-class ProgramUpdate(InputModel):
+class ProgramUpdate(PatchModel):
+    not_null = ("title", "community_ids", "objectives", "addressed_finding_ids")
+
     title: str | None = Field(default=None, min_length=1, max_length=300)
     community_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=200)
     summary: str | None = Field(default=None, max_length=20_000)
@@ -92,7 +94,9 @@ class ActivityCreate(InputModel):
     status: ActivityStatus = ActivityStatus.planned
 
 
-class ActivityUpdate(InputModel):
+class ActivityUpdate(PatchModel):
+    not_null = ("title", "kind", "community_id", "scheduled_start", "status")
+
     title: str | None = Field(default=None, min_length=1, max_length=300)
     kind: ActivityKind | None = None
     community_id: uuid.UUID | None = None
@@ -126,7 +130,9 @@ class IndicatorCreate(InputModel):
     direction: Direction = Direction.increase
 
 
-class IndicatorUpdate(InputModel):
+class IndicatorUpdate(PatchModel):
+    not_null = ("name", "unit", "baseline", "target", "direction")
+
     name: str | None = Field(default=None, min_length=1, max_length=300)
     unit: str | None = Field(default=None, min_length=1, max_length=60)
     baseline: Number | None = None
@@ -149,7 +155,9 @@ class MeasurementCreate(InputModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class MeasurementUpdate(InputModel):
+class MeasurementUpdate(PatchModel):
+    not_null = ("measured_on", "value")
+
     measured_on: date | None = None
     value: Number | None = None
     note: str | None = Field(default=None, max_length=2000)
@@ -169,7 +177,9 @@ class BudgetLineCreate(InputModel):
     unit_cost_amount: Amount
 
 
-class BudgetLineUpdate(InputModel):
+class BudgetLineUpdate(PatchModel):
+    not_null = ("description", "quantity", "unit", "unit_cost_amount")
+
     description: str | None = Field(default=None, min_length=1, max_length=500)
     quantity: Annotated[Decimal, Field(gt=0, le=10**9, max_digits=14, decimal_places=2)] | None = (
         None
