@@ -34,7 +34,7 @@ from app.core import audit
 from app.core.errors import Conflict, NotFound, Unprocessable, problem_responses
 from app.core.http import model_response
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
-from app.core.regions import validate_region_prefix
+from app.core.regions import RegionPrefixQuery
 from app.core.repository import ScopedRepository
 
 router = APIRouter(prefix="/communities", tags=["communities"])
@@ -100,20 +100,14 @@ async def list_communities(
     principal: PrincipalDep,
     params: Annotated[ListParams, Depends(list_params)],
     kind: CommunityKind | None = None,
-    region_code: Annotated[
-        str | None, Query(description="Prefix of the Kemendagri code: 32, 32.04, ...")
-    ] = None,
+    region_code: RegionPrefixQuery = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="Name search")] = None,
 ) -> Page[CommunityRead]:
     conditions: list[ColumnElement[bool]] = []
     if kind is not None:
         conditions.append(Community.kind == kind.value)
     if region_code is not None:
-        try:
-            prefix = validate_region_prefix(region_code)
-        except ValueError as exc:
-            raise Unprocessable(str(exc), loc=["query", "region_code"]) from exc
-        conditions.append(col(Community.region_code).startswith(prefix, autoescape=True))
+        conditions.append(col(Community.region_code).startswith(region_code, autoescape=True))
     if q is not None:
         conditions.append(col(Community.name).icontains(q, autoescape=True))
     rows, next_cursor = await communities.page(

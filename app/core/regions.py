@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import AfterValidator
 
 # Province codes in force (Permendagri 2022 onward, including the new Papua provinces).
 PROVINCES: dict[str, str] = {
@@ -87,3 +91,11 @@ def local_zone(region_code: str) -> tuple[str, int]:
     if province in _WITA:
         return "WITA", 8
     return "WIB", 7
+
+
+# The ``region_code`` filter of every list and report: a validated prefix (422 otherwise).
+RegionPrefixQuery = Annotated[
+    str | None,
+    Query(description="Kemendagri code prefix: 32, 32.04, 32.04.12 or a full code"),
+    AfterValidator(validate_region_prefix),
+]

@@ -29,7 +29,7 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, proble
 from app.core.http import check_if_match, model_response
 from app.core.models import utcnow
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
-from app.core.regions import validate_region_prefix
+from app.core.regions import RegionPrefixQuery
 from app.core.repository import ScopedRepository, touch
 from app.core.transitions import (
     StatusTransition,
@@ -220,18 +220,14 @@ async def list_partners(
     principal: PrincipalDep,
     params: Annotated[ListParams, Depends(list_params)],
     kind: PartnerKind | None = None,
-    region_code: Annotated[str | None, Query(description="Region code prefix")] = None,
+    region_code: RegionPrefixQuery = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Page[PartnerRead]:
     conditions: list[ColumnElement[bool]] = []
     if kind is not None:
         conditions.append(Partner.kind == kind.value)
     if region_code is not None:
-        try:
-            prefix = validate_region_prefix(region_code)
-        except ValueError as exc:
-            raise Unprocessable(str(exc), loc=["query", "region_code"]) from exc
-        conditions.append(col(Partner.region_code).startswith(prefix, autoescape=True))
+        conditions.append(col(Partner.region_code).startswith(region_code, autoescape=True))
     if q is not None:
         conditions.append(col(Partner.name).icontains(q, autoescape=True))
     rows, next_cursor = await partners.page(

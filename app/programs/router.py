@@ -25,7 +25,7 @@ from app.core.pagination import (
     list_params,
     set_link_header,
 )
-from app.core.regions import validate_region_prefix
+from app.core.regions import RegionPrefixQuery
 from app.core.repository import ScopedRepository
 from app.core.transitions import (
     StatusTransition,
@@ -211,9 +211,7 @@ async def list_programs(
     params: Annotated[ListParams, Depends(list_params)],
     status: ProgramStatus | None = None,
     community_id: uuid.UUID | None = None,
-    region_code: Annotated[
-        str | None, Query(description="Prefix of the region code of any of its communities")
-    ] = None,
+    region_code: RegionPrefixQuery = None,
     coordinator_id: uuid.UUID | None = None,
     active_on: Annotated[
         date | None, Query(description="Programs whose [start_date, end_date] contains it")
@@ -233,10 +231,7 @@ async def list_programs(
             )
         )
     if region_code is not None:
-        try:
-            prefix = validate_region_prefix(region_code)
-        except ValueError as exc:
-            raise Unprocessable(str(exc), loc=["query", "region_code"]) from exc
+        prefix = region_code
         conditions.append(
             exists()
             .where(ProgramCommunity.program_id == Program.id)

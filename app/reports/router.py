@@ -26,7 +26,7 @@ from app.auth.policy import READ, authorize, community_scope, program_scope
 from app.auth.principal import Principal
 from app.communities.models import IDM_STATUS_ORDER, Community, DevelopmentIndex
 from app.core.errors import Forbidden, Unprocessable, problem_responses
-from app.core.regions import PROVINCES, validate_region_prefix
+from app.core.regions import PROVINCES, RegionPrefixQuery
 from app.exports.datasets import age_band
 from app.participation.models import LEVEL_ORDER, ParticipationRecord
 from app.partners.models import Contribution, Partner, Partnership, PartnershipStatus
@@ -59,11 +59,6 @@ def _filters(
     date_from: date | None,
     date_to: date | None,
 ) -> Filters:
-    if region_code is not None:
-        try:
-            validate_region_prefix(region_code)
-        except ValueError as exc:
-            raise Unprocessable(str(exc), loc=["query", "region_code"]) from exc
     if date_from and date_to and date_to < date_from:
         raise Unprocessable("date_to is before date_from", loc=["query", "date_to"])
     return Filters(
@@ -100,7 +95,7 @@ def _community_conditions(
 
 CommunityQ = Annotated[uuid.UUID | None, Query(description="Only this community")]
 ProgramQ = Annotated[uuid.UUID | None, Query(description="Only this program")]
-RegionQ = Annotated[str | None, Query(description="Region code prefix: 32, 32.04, ...")]
+RegionQ = RegionPrefixQuery
 FromQ = Annotated[date | None, Query(description="On or after")]
 ToQ = Annotated[date | None, Query(description="On or before")]
 
