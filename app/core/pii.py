@@ -101,6 +101,19 @@ class Hasher:
         afford it on every row."""
         return "p_" + hmac.digest(self.pseudonym_key, person_id.bytes, "sha256")[:15].hex()
 
+    def pseudonym_pads(self) -> tuple[str, str]:
+        """The HMAC inner and outer pads of the pseudonym key (hex), so PostgreSQL can
+        compute the same ``person_key`` with its built-in sha256 (RFC 2104) while the key
+        itself never leaves this process. They are as secret as the key: the export sets
+        them per transaction with ``set_config(..., is_local => true)``, never in SQL text."""
+        key = self.pseudonym_key
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        inner = bytes(b ^ 0x36 for b in key)
+        outer = bytes(b ^ 0x5C for b in key)
+        return inner.hex(), outer.hex()
+
 
 def mask(value: str, visible: int) -> str:
     """``************1234``: everything but the last ``visible`` characters hidden."""

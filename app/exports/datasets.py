@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func
+from sqlalchemy import Table, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.assessments.models import Ballot, Finding, NeedsAssessment
@@ -85,8 +85,16 @@ def _common(table: Table) -> list[ExportField]:
     ]
 
 
-def _person_key(row: dict[str, Any], personal: Any) -> str:
-    return str(personal.hasher.person_key(row["_person_id"]))
+PAD_SETTINGS = ("berdaya.pseudonym_ipad", "berdaya.pseudonym_opad")
+
+
+def person_key_sql(person_id: Any) -> ColumnElement[str]:
+    """``person_key`` computed by PostgreSQL: HMAC-SHA256 from the pads the export sets for
+    its transaction (see ``Hasher.pseudonym_pads``); equal to ``Hasher.person_key``."""
+    ipad, opad = (func.decode(func.current_setting(name), "hex") for name in PAD_SETTINGS)
+    inner = func.sha256(ipad.op("||")(func.uuid_send(person_id)))
+    mac = func.sha256(opad.op("||")(inner))
+    return literal("p_").op("||")(func.encode(func.substring(mac, 1, 15), "hex"))
 
 
 def age_band(
@@ -263,7 +271,9 @@ _register(
         ba,
         [
             # person_key first: computed outside the database, it leads every row.
-            ExportField("person_key", "string", "Pseudonym of the voter", compute=_person_key),
+            ExportField(
+                "person_key", "string", "Pseudonym of the voter", person_key_sql(ba.c.person_id)
+            ),
             *_common(ba),
             ExportField("assessment_id", "string", "Needs assessment", ba.c.assessment_id),
             ExportField("ranking", "array", "Finding ids, most important first", ba.c.ranking),
@@ -386,7 +396,7 @@ _register(
                 "person_key",
                 "string",
                 "Stable pseudonym (keyed hash of the id); the primary key",
-                compute=_person_key,
+                person_key_sql(pe.c.id),
             ),
             # The raw id links to the registry: identified exports only; person_key is the key.
             ExportField(
@@ -453,7 +463,10 @@ _register(
         pa,
         [
             ExportField(
-                "person_key", "string", "Pseudonym of the participant", compute=_person_key
+                "person_key",
+                "string",
+                "Pseudonym of the participant",
+                person_key_sql(pa.c.person_id),
             ),
             *_common(pa),
             ExportField("activity_id", "string", "Activity (or null)", pa.c.activity_id),

@@ -26,7 +26,7 @@ from app.auth.models import Role
 from app.auth.policy import READ, authorize
 from app.core import audit
 from app.core.errors import Forbidden, NotFound, Unprocessable, problem_responses
-from app.exports.datasets import DATASETS, HIDDEN, Dataset
+from app.exports.datasets import DATASETS, HIDDEN, PAD_SETTINGS, Dataset
 from app.people.service import PersonalData
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -196,14 +196,10 @@ def _without_personal(row: Any, fields: list[Any], personal: PersonalData) -> di
     }
 
 
-def _json_row_sql(dataset: Dataset) -> tuple[Any, bool]:
-    """One text column per row, built by PostgreSQL: the pseudonymised row as JSON, or its
-    tombstone. Only ``person_key`` (a keyed hash whose key stays in this process) is added
-    in Python. Returns the expression and whether a person key must be spliced in."""
+def _json_row_sql(dataset: Dataset) -> Any:
+    """One text column per row, rendered by PostgreSQL: the pseudonymised row as JSON, or
+    its tombstone (the row's keys, ``deleted_at`` and ``updated_at``)."""
     fields = _emit_fields(dataset, identified=False)
-    splice = any(f.compute is not None for f in fields)
-    if any(f.compute is not None and f.name != "person_key" for f in fields):
-        raise ValueError(f"{dataset.name}: only person_key may be computed in Python")
 
     def pairs(selected: list[Any]) -> list[Any]:
         out: list[Any] = []
@@ -211,8 +207,8 @@ def _json_row_sql(dataset: Dataset) -> tuple[Any, bool]:
             out += [literal(f.name), f.expr]
         return out
 
-    row = func.json_build_object(*pairs([f for f in fields if f.expr is not None]))
-    keys = [f for f in fields if f.name in ("id", dataset.primary_key) and f.expr is not None]
+    row = func.json_build_object(*pairs(fields))
+    keys = [f for f in fields if f.name in ("id", dataset.primary_key)]
     tombstone = func.json_build_object(
         *pairs(keys),
         literal("deleted_at"),
@@ -220,13 +216,7 @@ def _json_row_sql(dataset: Dataset) -> tuple[Any, bool]:
         literal("updated_at"),
         dataset.updated_column,
     )
-    expr = case((dataset.deleted_column.is_not(None), tombstone), else_=row)
-    return func.cast(expr, Text).label("j"), splice
-
-
-def _keyed_tombstones(dataset: Dataset) -> bool:
-    """Whether tombstones carry person_key (people: their key) or only id."""
-    return dataset.primary_key == "person_key"
+    return func.cast(case((dataset.deleted_column.is_not(None), tombstone), else_=row), Text)
 
 
 async def _raw_partitions(conn: AsyncConnection, stmt: Any) -> AsyncIterator[list[Any]]:
@@ -255,35 +245,19 @@ async def _fast_stream(
     personal: PersonalData,
 ) -> AsyncIterator[bytes]:
     """NDJSON or a JSON array of pseudonymised rows at close to COPY speed: the database
-    renders each row; Python only frames it (and adds person_key where there is one)."""
+    renders each row (``person_key`` included); Python only frames the text."""
     try:
-        expr, splice = _json_row_sql(dataset)
-        columns = [expr, dataset.deleted_column.is_not(None).label("_dead")]
-        if splice:
-            columns += [c for c in HIDDEN.get(dataset.name, []) if c.name == "_person_id"]
-        key_tombstones = _keyed_tombstones(dataset)
-        stmt = select(*columns).order_by(dataset.updated_column, dataset.id_column)
+        stmt = select(_json_row_sql(dataset)).order_by(dataset.updated_column, dataset.id_column)
         if updated_since is not None:
             stmt = stmt.where(dataset.updated_column >= updated_since)
         if not include_deleted:
             stmt = stmt.where(dataset.deleted_column.is_(None))
-        person_key = personal.hasher.person_key
         separator = "\n" if fmt == "ndjson" else ","
         first = True
         if fmt == "json":
             yield b"["
         async for partition in _raw_partitions(conn, stmt):
-            if splice:
-                # Tombstones of rows keyed by id stay as they are; others lead with the
-                # person_key (json_build_object never yields an empty object here).
-                texts = [
-                    text
-                    if dead and not key_tombstones
-                    else '{"person_key" : "' + person_key(pid) + '", ' + text[1:]
-                    for text, dead, pid in partition
-                ]
-            else:
-                texts = [row[0] for row in partition]
+            texts = [row[0] for row in partition]
             chunk = separator.join(texts)
             if fmt == "ndjson":
                 yield (chunk + "\n").encode()
@@ -401,6 +375,13 @@ async def export_dataset(
     try:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         high_water = (await conn.execute(_HIGH_WATER_SQL)).scalar_one()
+        # person_key is computed in SQL from the pseudonym key's HMAC pads, set for this
+        # transaction only and passed as parameters (never in SQL text or logs).
+        ipad, opad = request.app.state.personal_data.hasher.pseudonym_pads()
+        await conn.execute(
+            text("SELECT set_config(:i_name, :ipad, true), set_config(:o_name, :opad, true)"),
+            {"i_name": PAD_SETTINGS[0], "ipad": ipad, "o_name": PAD_SETTINGS[1], "opad": opad},
+        )
     except BaseException:
         await conn.close()
         raise
