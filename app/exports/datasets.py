@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, literal
+from sqlalchemy import Table, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.assessments.models import Ballot, Finding, NeedsAssessment
@@ -91,7 +91,11 @@ PAD_SETTINGS = ("berdaya.pseudonym_ipad", "berdaya.pseudonym_opad")
 def person_key_sql(person_id: Any) -> ColumnElement[str]:
     """``person_key`` computed by PostgreSQL: HMAC-SHA256 from the pads the export sets for
     its transaction (see ``Hasher.pseudonym_pads``); equal to ``Hasher.person_key``."""
-    ipad, opad = (func.decode(func.current_setting(name), "hex") for name in PAD_SETTINGS)
+    # Uncorrelated scalar subqueries: PostgreSQL decodes each pad once per query (InitPlan).
+    ipad, opad = (
+        select(func.decode(func.current_setting(name), "hex")).scalar_subquery()
+        for name in PAD_SETTINGS
+    )
     inner = func.sha256(ipad.op("||")(func.uuid_send(person_id)))
     mac = func.sha256(opad.op("||")(inner))
     return literal("p_").op("||")(func.encode(func.substring(mac, 1, 15), "hex"))
