@@ -690,3 +690,39 @@ async def test_malformed_tokens_are_401_not_500(client, make_user, app):
     # Non-ASCII bytes in the header.
     response = await client.get(ME_URL, headers={"Authorization": "Bearer é".encode()})
     assert response.status_code == 401, response.text
+
+
+async def test_password_reset_and_disabling_end_every_session(client, admin, make_user):
+    """An admin resetting a password (or disabling a user) stops the user's refresh tokens
+    and access tokens at once: a stolen session does not survive the reset."""
+    user = await make_user(Role.coordinator)
+    login = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": user.email, "password": PASSWORD},
+    )
+    assert login.status_code == 200, login.text
+    tokens = login.json()
+    await asyncio.sleep(1.1)  # iat has whole seconds
+    reset = await admin.patch(f"/api/v1/users/{user.id}", json={"password": "a-new-password-1"})
+    assert reset.status_code == 200, reset.text
+    me = await client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert me.status_code == 401
+    refresh = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refresh.status_code == 401
+
+
+async def test_concurrent_duplicate_users_are_409_not_500(admin):
+    body = {
+        "email": "kembar@berdaya.id",
+        "full_name": "Kembar",
+        "role": "analyst",
+        "password": "correct-horse-battery",
+    }
+    answers = await asyncio.gather(*(admin.post("/api/v1/users", json=body) for _ in range(6)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(201) == 1 and statuses.count(409) == 5, statuses

@@ -806,3 +806,22 @@ async def test_no_personal_data_in_logs(
             assert secret not in attributes, (record.name, secret)
     for secret in secrets_:
         assert secret not in caplog.text
+
+
+async def test_analysts_cannot_filter_by_birth_year(analyst):
+    response = await analyst.get("/api/v1/people", params={"birth_year_min": 1987})
+    assert response.status_code == 403
+
+
+async def test_idempotent_replay_never_keeps_personal_data(admin, make_community, raw_db):
+    community = await make_community()
+    body = {"community_id": community["id"], "full_name": "Rahmawati Replay", "sex": "female"}
+    headers = {"Idempotency-Key": "person-create-1"}
+    first = await admin.post("/api/v1/people", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    replay = await admin.post("/api/v1/people", json=body, headers=headers)
+    assert replay.status_code == 409
+    assert "Rahmawati" not in replay.text
+    stored = await raw_db.fetch("SELECT response_body FROM idempotency_keys")
+    assert all(r["response_body"] is None or b"Rahmawati" not in r["response_body"] for r in stored)
+    assert await raw_db.fetchval("SELECT count(*) FROM people") == 1

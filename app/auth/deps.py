@@ -26,7 +26,7 @@ oauth2_scheme = OAuth2PasswordBearer(
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 # Loaders for principals that are not users (service accounts register one).
-PrincipalLoader = Callable[[AsyncSession, uuid.UUID, int], Awaitable[Principal | None]]
+PrincipalLoader = Callable[[AsyncSession, uuid.UUID, float], Awaitable[Principal | None]]
 principal_loaders: list[PrincipalLoader] = []
 
 _assigned = (
@@ -37,7 +37,7 @@ _assigned = (
 
 
 async def load_user_principal(
-    session: AsyncSession, user_id: uuid.UUID, issued_at: int
+    session: AsyncSession, user_id: uuid.UUID, issued_at: float
 ) -> Principal | None:
     """One query: the user, its state and its assignments, read fresh on every request
     so that disabling a user or changing its role takes effect at once."""
@@ -54,7 +54,9 @@ async def load_user_principal(
     row = (await session.execute(stmt)).first()
     if row is None or not row.is_active:
         return None
-    if row.tokens_valid_after is not None and issued_at < int(row.tokens_valid_after.timestamp()):
+    # iat carries microseconds (a NumericDate may be fractional): a token issued before a
+    # logout is refused, one issued a moment after it is not.
+    if row.tokens_valid_after is not None and issued_at < row.tokens_valid_after.timestamp():
         return None
     return Principal(
         id=row.id,

@@ -240,7 +240,9 @@ async def update_user(
         changes["role"] = role.value
     if user.id == principal.id and ("role" in changes or changes.get("is_active") is False):
         raise Unprocessable("admins cannot demote or disable themselves", loc=["body"])
-    await users.apply_changes(session, principal, user, changes)
+    changed = await users.apply_changes(session, principal, user, changes)
+    if {"password_hash", "is_active"} & set(changed):
+        await service.end_sessions(session, user.id)
     return model_response(request, UserRead.model_validate(user), version=user.version)
 
 

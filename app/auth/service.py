@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import LoginFailure, RefreshToken, Role, User
@@ -161,6 +162,19 @@ async def refresh_grant(
     return await _issue(session, tokens, settings, row.user_id, row.family_id)
 
 
+async def end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Every refresh token and access token of the user stops working (password reset,
+    disabling: a re-enabled user starts from a fresh login)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    await session.execute(
+        update(User).where(User.id == user_id).values(tokens_valid_after=datetime.now(UTC))
+    )
+
+
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
     await session.execute(
         update(RefreshToken)
@@ -184,7 +198,7 @@ async def logout(session: AsyncSession, principal: Principal, refresh_token: str
             await revoke_family(session, row.family_id)
     if principal.kind == "user":
         await session.execute(
-            update(User).where(User.id == principal.id).values(tokens_valid_after=func.now())
+            update(User).where(User.id == principal.id).values(tokens_valid_after=datetime.now(UTC))
         )
     await audit.record(session, principal, "logout", "auth", principal.id)
 
@@ -232,7 +246,11 @@ async def create_user(
         password_hash=hash_password(password),
     )
     session.add(user)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("a user with this email already exists") from None
     await audit.record(
         session,
         actor,

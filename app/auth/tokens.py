@@ -59,7 +59,7 @@ class SigningKey:
 class AccessClaims:
     subject: str
     token_id: str
-    issued_at: int
+    issued_at: float
     expires_at: datetime
 
 
@@ -98,7 +98,8 @@ class TokenService:
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
-            "iat": int(issued.timestamp()),
+            # Fractional on purpose (RFC 7519 NumericDate): logout compares at microseconds.
+            "iat": round(issued.timestamp(), 6),
             "exp": int(issued.timestamp()) + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
@@ -135,7 +136,7 @@ class TokenService:
         issued, exp = claims.get("iat"), claims.get("exp")
         if not isinstance(subject, str) or not isinstance(token_id, str):
             raise InvalidToken
-        if not isinstance(exp, int) or not isinstance(issued, int):
+        if not isinstance(exp, int) or not isinstance(issued, int | float):
             raise InvalidToken
         return AccessClaims(subject, token_id, issued, datetime.fromtimestamp(exp, UTC))
 

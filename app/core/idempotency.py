@@ -6,8 +6,8 @@ DO NOTHING``) and runs the request; the response is stored when it succeeds or
 fails with a 4xx. A replay with the same body returns the stored response and
 creates nothing; the same key with another body is a 422; a replay while the
 first is still running is a 409. A 5xx releases the key so the client may retry.
-A successful answer marked ``Cache-Control: no-store`` (a client secret shown once)
-is not stored: its replay is a 409.
+A successful answer marked ``Cache-Control: no-store`` (personal data, a client secret
+shown once) is not stored: its replay is a 409.
 Anonymous POSTs (the token endpoint) are not covered: there is no caller to scope to.
 """
 
@@ -132,8 +132,8 @@ class IdempotencyMiddleware:
                     409,
                     path,
                     request_id,
-                    "the first request with this Idempotency-Key succeeded and its answer held "
-                    "a secret shown only once; it is not replayed",
+                    "the first request with this Idempotency-Key succeeded; its answer held "
+                    "personal data or a secret shown once, which is never stored for replay",
                 )
             elif existing.state != "done":
                 await _problem(

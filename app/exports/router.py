@@ -133,6 +133,9 @@ def _csv_value(value: Any) -> Any:
         return _dumps(value).decode()
     if isinstance(value, datetime):
         return value.isoformat()
+    text = value if isinstance(value, str) else None
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text  # never a spreadsheet formula
     return str(value) if not isinstance(value, str | int | float | bool) else value
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import load_only
 from sqlmodel import col
 
 from app.assessments.models import NeedsAssessment
-from app.auth.policy import can_write_in_community, person_scope
+from app.auth.policy import can_write_in_community, person_scope, program_scope
 from app.auth.principal import Principal
 from app.core.audit import AuditEvent
 from app.core.context import request_id_var
@@ -97,6 +97,7 @@ async def load_lookups(
             .where(
                 col(Activity.id).in_(activity_ids),
                 Activity.deleted_at.is_(None),
+                program_scope(principal, Program.id),
                 Program.deleted_at.is_(None),
             )
         )
@@ -124,7 +125,9 @@ async def load_lookups(
     if assessment_ids:
         result = await session.execute(
             select(NeedsAssessment).where(
-                col(NeedsAssessment.id).in_(assessment_ids), NeedsAssessment.deleted_at.is_(None)
+                col(NeedsAssessment.id).in_(assessment_ids),
+                NeedsAssessment.deleted_at.is_(None),
+                person_scope(principal, NeedsAssessment.community_id),
             )
         )
         for a in result.scalars():

@@ -89,7 +89,7 @@ async def client_credentials_grant(
 
 
 async def load_service_account_principal(
-    session: AsyncSession, account_id: uuid.UUID, issued_at: int
+    session: AsyncSession, account_id: uuid.UUID, issued_at: float
 ) -> Principal | None:
     row = (
         await session.execute(

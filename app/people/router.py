@@ -144,6 +144,10 @@ async def list_people(
         conditions.append(Person.disability == disability)
     if vulnerable_group is not None:
         conditions.append(col(Person.vulnerable_groups).contains([vulnerable_group.value]))
+    if (birth_year_min is not None or birth_year_max is not None) and not allowed(
+        principal, "people_names", READ
+    ):
+        raise Forbidden("your role sees birth decades, not birth years")
     if birth_year_min is not None:
         conditions.append(col(Person.birth_year) >= birth_year_min)
     if birth_year_max is not None:
@@ -201,7 +205,8 @@ async def create_person(
         await view(session, person, principal, personal),
         version=person.version,
         status_code=201,
-        headers={"Location": f"/api/v1/people/{person.id}"},
+        # no-store: the Idempotency-Key layer never keeps personal data for replay.
+        headers={"Location": f"/api/v1/people/{person.id}", "Cache-Control": "no-store"},
     )
 
 
@@ -213,12 +218,20 @@ async def create_person(
     responses=problem_responses(401, 403, 422),
 )
 async def lookup_person(
-    session: SessionDep, principal: PrincipalDep, personal: PersonalDep, body: NikLookup
-) -> PersonList:
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
+    body: NikLookup,
+) -> Response:
     authorize(principal, "people_lookup", READ)
     stmt = people.base_query(principal).where(Person.nik_hash == personal.nik_digest(body.nik))
     rows = (await session.execute(stmt)).scalars().all()
-    return PersonList(items=await views(session, rows, principal, personal))
+    return model_response(
+        request,
+        PersonList(items=await views(session, rows, principal, personal)),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def _visible_person(
@@ -335,7 +348,10 @@ async def restore_person(
 ) -> Response:
     person = await people.restore(session, principal, person_id)
     return model_response(
-        request, await view(session, person, principal, personal), version=person.version
+        request,
+        await view(session, person, principal, personal),
+        version=person.version,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -386,5 +402,8 @@ async def erase_person(
         raise Conflict("this person was already erased")
     await service.erase(session, principal, person)
     return model_response(
-        request, await view(session, person, principal, personal), version=person.version
+        request,
+        await view(session, person, principal, personal),
+        version=person.version,
+        headers={"Cache-Control": "no-store"},
     )
