@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from app.core.config import ConfigError, Settings, get_settings
+from app.core.errors import AppError
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -44,7 +45,8 @@ def migrate(settings: Settings) -> None:
 async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
     from app.core.db import Database, create_engine
 
-    database = Database(create_engine(settings, _database_url(settings)))
+    # The URL (and the embedded server) is settled before the event loop starts.
+    database = Database(create_engine(settings))
     try:
         async with database.sessions() as session:
             result = await work(session)
@@ -70,6 +72,7 @@ def bootstrap_admin(settings: Settings) -> None:
         )
         return email, password, settings.admin_password is None
 
+    _database_url(settings)
     created = asyncio.run(_with_session(settings, work))
     if created:
         email, password, generated = created
@@ -124,6 +127,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         )
         return user.id
 
+    _database_url(settings)
     try:
         print(asyncio.run(_with_session(settings, work)))
     except AppError as exc:
@@ -147,6 +151,7 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
 
     settings = get_settings()
     personal = _personal_data(settings)
+    _database_url(settings)
     summary = asyncio.run(_with_session(settings, lambda session: seed(session, personal)))
     print(json.dumps(summary, indent=2))
 
@@ -158,6 +163,7 @@ def cmd_reencrypt_pii(_: argparse.Namespace) -> None:
 
     settings = get_settings()
     cipher = _personal_data(settings).cipher
+    _database_url(settings)
     changed = asyncio.run(_with_session(settings, lambda session: reencrypt_all(session, cipher)))
     print(f"re-encrypted {changed} people under key {cipher.current_kid}")
 
@@ -230,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except ConfigError as exc:  # a startup error: one clear line, no traceback
         sys.exit(f"error: {exc}")
+    except AppError as exc:  # a refused command (e.g. seed-demo on a filled database)
+        sys.exit(f"error: {exc.detail}")
 
 
 if __name__ == "__main__":

@@ -335,3 +335,33 @@ def test_production_serve_without_secrets_exits(fresh_database: str, tmp_path: P
     assert "missing secrets" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data" / "secrets").exists()
+
+
+def test_seed_demo_on_the_embedded_database():
+    """`berdaya seed-demo` without DATABASE_URL starts the embedded PostgreSQL under the data
+    folder, migrates nothing itself, and fills it (the case `make run` users hit first)."""
+    import shutil
+    import tempfile
+
+    # Outside pytest's basetemp: the embedded server runs as another user.
+    data_dir = Path(tempfile.mkdtemp(prefix="berdaya-seed-"))
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["BERDAYA_DATA_DIR"] = str(data_dir)
+    try:
+        migrate = subprocess.run(
+            [str(BERDAYA), "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert migrate.returncode == 0, migrate.stderr[-2000:]
+        seeded = subprocess.run(
+            [str(BERDAYA), "seed-demo"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert seeded.returncode == 0, seeded.stderr[-2000:]
+        counts = json.loads(seeded.stdout)
+        assert counts["communities"] == 8 and counts["programs"] == 8
+        again = subprocess.run(
+            [str(BERDAYA), "seed-demo"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert again.returncode != 0
+        assert "Traceback" not in again.stderr
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
