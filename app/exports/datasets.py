@@ -542,16 +542,13 @@ _register(
     )
 )
 
-# Hidden columns selected for Python-side fields (never emitted under these names).
+# Hidden columns for the identified people export: decrypted in Python, and the consent
+# dates that decide whether a person stays identified (never emitted under these names).
 HIDDEN: dict[str, list[Any]] = {
-    "ballots": [ba.c.person_id.label("_person_id")],
     "people": [
-        pe.c.id.label("_person_id"),
-        pe.c.birth_year.label("_birth_year"),
         pe.c.nik_ciphertext.label("_nik_ciphertext"),
         pe.c.phone_ciphertext.label("_phone_ciphertext"),
         pe.c.consent_withdrawn_at.label("_consent_withdrawn_at"),
         pe.c.consent_given_at.label("_consent_given_at"),
     ],
-    "participation-records": [pa.c.person_id.label("_person_id")],
 }
