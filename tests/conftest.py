@@ -7,20 +7,22 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.auth.models import Role, User
 from app.auth.passwords import hash_password
 from app.communities.models import CommunityFacilitator
 from app.core.config import Settings
-from app.core.db import ensure_database
+from app.core.db import driver_listeners, ensure_database
 from app.main import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -254,3 +256,25 @@ def make_community(
         return body
 
     return _make
+
+
+@contextmanager
+def captured(app: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the app sends while the block runs, with its parameters: those
+    SQLAlchemy executes and those run straight on the driver (``app.core.db``)."""
+    statements: list[tuple[str, Any]] = []
+    engine = app.state.database.engine.sync_engine
+
+    def on_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        statements.append((statement, parameters))
+
+    def on_driver(statement: str, parameters: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", on_cursor)
+    driver_listeners.append(on_driver)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", on_cursor)
+        driver_listeners.remove(on_driver)

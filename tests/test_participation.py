@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
 
 from app.auth.models import Role
+from tests.conftest import captured
 
 BASE = "/api/v1/participation-records"
 BATCH = f"{BASE}/batch"
@@ -1016,20 +1016,9 @@ async def test_people_list_queries_do_not_grow_with_the_page(
     r = await admin.post(BATCH, json={"rows": rows})
     assert r.status_code == 200 and r.json()["created"] == 100, r.text
 
-    statements: list[str] = []
-
-    def counter(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = app.state.database.engine.sync_engine
-
     async def count(limit: int) -> int:
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
+        with captured(app) as statements:
             response = await admin.get(PEOPLE, params={"limit": limit})
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
         assert response.status_code == 200, response.text
         items = response.json()["items"]
         assert len(items) == limit

@@ -12,33 +12,15 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
 
-from tests.conftest import make_partner_org
+from tests.conftest import captured, make_partner_org
 
 API = "/api/v1"
-
-
-@contextmanager
-def captured(app: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the app's engine sends while the block runs, with its parameters."""
-    statements: list[tuple[str, Any]] = []
-    engine = app.state.database.engine.sync_engine
-
-    def listener(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
 
 
 async def created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:

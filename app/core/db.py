@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from fastapi import Request
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -92,6 +95,123 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+class RowView:
+    """Read-only attribute access to a driver record, where routers expect an ORM entity.
+
+    GET routes present rows; they never change them. A view cannot be changed or
+    flushed by mistake: setting an attribute raises.
+    """
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any) -> None:
+        object.__setattr__(self, "_record", record)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a row read for presenting cannot be changed ({name})")
+
+    def model_dump(self) -> dict[str, Any]:
+        """The columns as a dict, like an entity's ``model_dump()``."""
+        return dict(self._record)
+
+
+# Called with (sql, arguments) before each statement run on the driver: the driver path
+# does not pass through SQLAlchemy's cursor events (tests capture statements with both).
+driver_listeners: list[Callable[[str, Sequence[Any]], None]] = []
+
+
+def _is_statement_error(exc: BaseException) -> bool:
+    """An error PostgreSQL raised for the statement, on a connection that still works."""
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return isinstance(exc, asyncpg.PostgresError) and not state.startswith(("08", "57P"))
+
+
+async def driver_fetch(session: AsyncSession, sql: str, arguments: Sequence[Any]) -> list[Any]:
+    """Rows of ``sql`` run on the asyncpg connection under ``session`` (same transaction).
+
+    For the statements on every request's path, where SQLAlchemy's per-execution work
+    costs more than the query (bench/run.py). A statement error is raised as asyncpg's
+    (``app.core.errors`` reads its SQLSTATE like SQLAlchemy's); a broken connection
+    sends the statement once more through SQLAlchemy, which then notices the disconnect
+    and invalidates the pool exactly as for its own statements (503, then reconnect).
+    """
+    for listener in driver_listeners:
+        listener(sql, arguments)
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    try:
+        records = await raw.driver_connection.fetch(sql, *arguments)
+    except Exception as exc:
+        if _is_statement_error(exc):
+            raise
+        result = await connection.exec_driver_sql(sql, tuple(arguments))
+        return [RowView(row._mapping) for row in result]
+    return [RowView(record) for record in records]
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """A Core statement compiled once at import, run on the driver with named values.
+
+    The statement is still written with the models (one source of truth for names and
+    types); only its execution skips SQLAlchemy. For fixed statements such as the
+    caller's principal; ``fetch_views`` does the same for statements built per request.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, stmt: Any) -> CompiledQuery:
+        compiled = stmt.compile(dialect=asyncpg_dialect())
+        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    async def fetchrow(self, session: AsyncSession, **values: Any) -> Any:
+        arguments = [values[name] if name in values else self.defaults[name] for name in self.names]
+        return next(iter(await driver_fetch(session, self.sql, arguments)), None)
+
+
+_COMPILED_LIMIT = 2000
+_compiled: dict[Any, Any] = {}
+
+
+async def fetch_views(session: AsyncSession, stmt: Any) -> list[Any]:
+    """Run a select on the driver; its rows as ``RowView``s (attributes by column name).
+
+    Does what SQLAlchemy's compiled cache does (compile once per statement shape, then
+    fill in each execution's bound values) and hands the SQL to ``driver_fetch``. The
+    column types of the models (uuid, text, numeric, dates, arrays) come back from
+    asyncpg as the same Python values SQLAlchemy gives. A statement that cannot be run
+    this way (expanding ``IN`` lists: use ``= ANY(array)``) runs on the session, and a
+    single-entity select then returns entities.
+    """
+    key = stmt._generate_cache_key()
+    compiled = _compiled.get(key.key) if key is not None else False
+    if compiled is None:
+        compiled = stmt.compile(dialect=session.bind.dialect, cache_key=key)
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            compiled = False  # remembered: this shape is not for the driver
+        if len(_compiled) >= _COMPILED_LIMIT:
+            _compiled.clear()
+        _compiled[key.key] = compiled
+    if not compiled:
+        return list((await session.execute(stmt)).scalars().all())
+    values = compiled.construct_params(extracted_parameters=key.bindparams, escape_names=False)
+    processors = compiled._bind_processors
+    arguments = [
+        processors[name](values[name]) if name in processors else values[name]
+        for name in compiled.positiontup
+    ]
+    return await driver_fetch(session, compiled.string, arguments)
 
 
 def start_embedded(data_dir: Path, database: str = "berdaya") -> str:

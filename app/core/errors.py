@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -215,7 +216,10 @@ _INVALID_DATA_STATES = {
 
 
 def is_invalid_data(exc: BaseException) -> bool:
-    """True for database errors caused by a value the client sent."""
+    """True for database errors caused by a value the client sent (raised through
+    SQLAlchemy, or by the driver for statements run on it: ``app.core.db.driver_fetch``)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return exc.sqlstate in _INVALID_DATA_STATES
     if not isinstance(exc, DBAPIError):
         return False
     orig = getattr(exc, "orig", None)

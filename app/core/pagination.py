@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -118,8 +118,12 @@ async def paginate(
     params: ListParams,
     filters: Mapping[str, Any],
     updated_column: InstrumentedAttribute[Any] | None = None,
+    fetch: Callable[[Any, Select[Any]], Awaitable[list[Any]]] | None = None,
 ) -> tuple[Sequence[Any], str | None]:
-    """Run ``stmt`` one page at a time; returns the rows and the next cursor (or None)."""
+    """Run ``stmt`` one page at a time; returns the rows and the next cursor (or None).
+
+    ``fetch`` runs a single-entity statement and returns its rows (``fetch_views``);
+    without it the statement runs on the session and rows of one element are unwrapped."""
     sort = params.sort or keyset.default
     descending = sort.startswith("-")
     field = sort.lstrip("-")
@@ -144,16 +148,18 @@ async def paginate(
 
     order = (column.desc(), keyset.id_column.desc()) if descending else (column, keyset.id_column)
     stmt = stmt.order_by(*order).limit(params.limit + 1)
-    rows = (await session.execute(stmt)).all()
+    if fetch is not None:
+        items = await fetch(session, stmt)
+    else:
+        items = [row[0] if len(row) == 1 else row for row in (await session.execute(stmt)).all()]
     next_cursor = None
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        last = rows[-1]
-        entity = last[0] if len(last) == 1 else last
+    if len(items) > params.limit:
+        items = items[: params.limit]
+        last = items[-1]
         next_cursor = _make_cursor(
-            sort, digest, getattr(entity, column.key), getattr(entity, keyset.id_column.key)
+            sort, digest, getattr(last, column.key), getattr(last, keyset.id_column.key)
         )
-    return [row[0] if len(row) == 1 else row for row in rows], next_cursor
+    return items, next_cursor
 
 
 def _python_type(column: InstrumentedAttribute[Any]) -> type:

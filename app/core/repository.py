@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from app.auth.policy import DELETE, RESTORE, WRITE, authorize
 from app.auth.principal import Principal
 from app.core import audit
+from app.core.db import fetch_views
 from app.core.errors import NotFound
 from app.core.http import check_if_match
 from app.core.models import utcnow
@@ -54,13 +55,19 @@ class ScopedRepository(Generic[M]):
         for_update: bool = False,
         include_deleted: bool = False,
     ) -> M:
-        """The row if the caller may see it, else 404 (never 403: no existence leak)."""
+        """The row if the caller may see it, else 404 (never 403: no existence leak).
+
+        Without ``for_update`` the row is read for presenting: a read-only view read on
+        the driver (``fetch_views``), not an entity in the session."""
         stmt = self.base_query(principal, include_deleted=include_deleted).where(
             self.model.id == item_id
         )
+        row: Any
         if for_update:
             stmt = stmt.with_for_update(of=self.model)
-        row = (await session.execute(stmt)).scalar_one_or_none()
+            row = (await session.execute(stmt)).scalar_one_or_none()
+        else:
+            row = next(iter(await fetch_views(session, stmt)), None)
         if row is None:
             raise NotFound(f"{self.label} not found")
         return row  # type: ignore[no-any-return]
@@ -84,6 +91,7 @@ class ScopedRepository(Generic[M]):
             params=params,
             filters=filters or {},
             updated_column=self.model.updated_at,
+            fetch=fetch_views,
         )
         return list(rows), next_cursor
 

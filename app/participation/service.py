@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, and_, any_, bindparam, case, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 from sqlmodel import col
@@ -23,6 +23,7 @@ from app.auth.policy import can_write_in_community, person_scope, program_scope
 from app.auth.principal import Principal
 from app.core.audit import AuditEvent
 from app.core.context import request_id_var
+from app.core.db import fetch_views
 from app.core.models import uuid7
 from app.participation.models import LEVEL_ORDER, ParticipationRecord
 from app.people.models import Person
@@ -337,6 +338,7 @@ async def insert_records(
     return created
 
 
+_IDS = ARRAY(Uuid())
 LEVEL_RANK = case(
     {level: rank for rank, level in enumerate(LEVEL_ORDER)}, value=ParticipationRecord.level
 )
@@ -348,16 +350,23 @@ async def participation_summary(
     """Count and highest IAP2 level per person, in one grouped query (no N+1)."""
     if not person_ids:
         return {}
-    rows = await session.execute(
-        select(ParticipationRecord.person_id, func.count(), func.max(LEVEL_RANK))
+    rows = await fetch_views(
+        session,
+        select(
+            ParticipationRecord.person_id,
+            func.count().label("records"),
+            func.max(LEVEL_RANK).label("rank"),
+        )
         .where(
-            col(ParticipationRecord.person_id).in_(person_ids),
+            # = ANY(array): one bound value however many people (and runs on the driver).
+            col(ParticipationRecord.person_id) == any_(bindparam("ids", list(person_ids), _IDS)),
             ParticipationRecord.deleted_at.is_(None),
         )
-        .group_by(ParticipationRecord.person_id)
+        .group_by(ParticipationRecord.person_id),
     )
     return {
-        pid: (count, LEVEL_ORDER[rank] if rank is not None else None) for pid, count, rank in rows
+        row.person_id: (row.records, LEVEL_ORDER[row.rank] if row.rank is not None else None)
+        for row in rows
     }
 
 
