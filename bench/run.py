@@ -45,6 +45,7 @@ from bench.common import (
 from bench.driver import Load, Result, drive, ensure_wrk
 from bench.seed import add_size_flags, plain_dsn, seed, sizes_of, token
 
+POST_ACTIVITIES = 4  # per POST run: people x 4 distinct bodies outlast a 10 s run
 LEVELS = ("inform", "consult", "involve", "collaborate", "empower")
 GET_SCENARIOS = ("community", "person", "first_page", "deep_page")
 LABELS = {
@@ -293,7 +294,10 @@ def main() -> None:
             bearer = token(bbase, info["admin_password"])
             if fixtures is None:
                 fixtures = write_fixtures(
-                    bbase, bearer, database_url, 4 * len(args.workers) + 2 * rounds
+                    bbase,
+                    bearer,
+                    database_url,
+                    2 * len(args.workers) * POST_ACTIVITIES + 2 * rounds,
                 )
             headroom = drive(
                 fbase, Load("GET", ["/ping"]), seconds, args.connections, prefer_wrk=prefer_wrk
@@ -320,7 +324,8 @@ def main() -> None:
                 print(
                     f"  {LABELS[name]:<44}{fmt(pair['floor'])} |{fmt(pair['berdaya'])}", flush=True
                 )
-            # POST single: each run on its own fresh activity, each body a new person.
+            # POST single: each run on fresh activities, each body a new (person, activity)
+            # pair, enough of them that no body is sent twice (a repeat would be a 409).
             bearer = token(bbase, info["admin_password"])
             auth = {"Authorization": f"Bearer {bearer}"}
             pair = {}
@@ -328,10 +333,18 @@ def main() -> None:
                 ("floor", fbase, "/participation-records"),
                 ("berdaya", bbase, f"{API}/participation-records"),
             ):
-                activity = fixtures["activities"].pop()
+                people = fixtures["people"]
+                activities = [fixtures["activities"].pop() for _ in range(POST_ACTIVITIES)]
                 bodies = [
-                    json.dumps(record_body(p, activity, n, f"{who}{workers}")).encode()
-                    for n, p in enumerate(fixtures["people"])
+                    json.dumps(
+                        record_body(
+                            people[n % len(people)],
+                            activities[n // len(people)],
+                            n,
+                            f"{who}{workers}",
+                        )
+                    ).encode()
+                    for n in range(len(people) * POST_ACTIVITIES)
                 ]
                 load = Load("POST", [path], bodies, auth if who == "berdaya" else None)
                 pair[who] = drive(base, load, seconds, args.connections, prefer_wrk=prefer_wrk)

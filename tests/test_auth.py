@@ -726,3 +726,28 @@ async def test_concurrent_duplicate_users_are_409_not_500(admin):
     answers = await asyncio.gather(*(admin.post("/api/v1/users", json=body) for _ in range(6)))
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(201) == 1 and statuses.count(409) == 5, statuses
+
+
+async def test_a_cached_token_is_refused_once_it_expires(client, make_user, app, monkeypatch):
+    """Verified tokens are remembered (signature checked once), never past their expiry."""
+    user = await make_user(Role.analyst)
+    token, ttl = app.state.tokens.issue(str(user.id))
+    headers = {"Authorization": f"Bearer {token}"}
+    r = await client.get("/api/v1/auth/me", headers=headers)
+    assert r.status_code == 200, r.text
+    assert len(app.state.tokens._verified) >= 1
+    assert all(token not in repr(key) for key in app.state.tokens._verified)  # digests only
+    later = datetime.now(UTC).timestamp() + ttl + 11  # past expiry and the 10 s leeway
+    monkeypatch.setattr("app.auth.tokens.time.time", lambda: later)
+    await _assert_rejected(client, token)
+    monkeypatch.undo()
+    await _assert_rejected(client, token + "x")  # another string is verified on its own
+
+
+async def test_the_verified_token_cache_is_bounded(app, make_user, monkeypatch):
+    monkeypatch.setattr("app.auth.tokens.VERIFIED_CACHE_SIZE", 3)
+    user = await make_user(Role.analyst)
+    tokens = app.state.tokens
+    for _ in range(5):
+        tokens.verify(tokens.issue(str(user.id))[0])
+    assert len(tokens._verified) <= 3

@@ -123,7 +123,7 @@ class TokenService:
         claims = self._verified.get(digest)
         if claims is None:
             claims = self._verify_signed(token)
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            while len(self._verified) >= VERIFIED_CACHE_SIZE:
                 del self._verified[next(iter(self._verified))]  # the oldest entry
             self._verified[digest] = claims
         if claims.expires_at.timestamp() + LEEWAY_SECONDS < time.time():

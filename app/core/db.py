@@ -94,7 +94,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            await session.commit()
+            # A read session runs in autocommit: only pending objects (an audit event of
+            # a GET) need the flush that commit does.
+            if factory is database.sessions or session.new or session.dirty or session.deleted:
+                await session.commit()
 
 
 class RowView:
@@ -184,7 +187,9 @@ _COMPILED_LIMIT = 2000
 _compiled: dict[Any, Any] = {}
 
 
-async def fetch_views(session: AsyncSession, stmt: Any) -> list[Any]:
+async def fetch_views(
+    session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None
+) -> list[Any]:
     """Run a select on the driver; its rows as ``RowView``s (attributes by column name).
 
     Does what SQLAlchemy's compiled cache does (compile once per statement shape, then
@@ -192,7 +197,8 @@ async def fetch_views(session: AsyncSession, stmt: Any) -> list[Any]:
     column types of the models (uuid, text, numeric, dates, arrays) come back from
     asyncpg as the same Python values SQLAlchemy gives. A statement that cannot be run
     this way (expanding ``IN`` lists: use ``= ANY(array)``) runs on the session, and a
-    single-entity select then returns entities.
+    single-entity select then returns entities. ``params`` gives values to
+    ``bindparam``s left without one (a statement kept and reused).
     """
     key = stmt._generate_cache_key()
     compiled = _compiled.get(key.key) if key is not None else False
@@ -204,8 +210,10 @@ async def fetch_views(session: AsyncSession, stmt: Any) -> list[Any]:
             _compiled.clear()
         _compiled[key.key] = compiled
     if not compiled:
-        return list((await session.execute(stmt)).scalars().all())
-    values = compiled.construct_params(extracted_parameters=key.bindparams, escape_names=False)
+        return list((await session.execute(stmt, params)).scalars().all())
+    values = compiled.construct_params(
+        params, extracted_parameters=key.bindparams, escape_names=False
+    )
     processors = compiled._bind_processors
     arguments = [
         processors[name](values[name]) if name in processors else values[name]

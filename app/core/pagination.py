@@ -48,7 +48,7 @@ class ListParams:
     updated_since: datetime | None
 
 
-def list_params(
+async def list_params(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (1-500)."),
     cursor: str | None = Query(None, description="Opaque cursor from `next_cursor`."),
     sort: str | None = Query(
@@ -58,6 +58,7 @@ def list_params(
         None, description="Only rows updated at or after this RFC 3339 time."
     ),
 ) -> ListParams:
+    # async although it awaits nothing: FastAPI runs plain-def dependencies in a thread.
     return ListParams(limit=limit, cursor=cursor, sort=sort, updated_since=updated_since)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -28,6 +28,7 @@ from app.core.models import utcnow
 from app.core.pagination import Keyset, ListParams, paginate
 
 M = TypeVar("M", bound=SQLModel)
+_BY_ID_CACHE_SIZE = 4096
 
 
 class ScopedRepository(Generic[M]):
@@ -59,18 +60,34 @@ class ScopedRepository(Generic[M]):
 
         Without ``for_update`` the row is read for presenting: a read-only view read on
         the driver (``fetch_views``), not an entity in the session."""
-        stmt = self.base_query(principal, include_deleted=include_deleted).where(
-            self.model.id == item_id
-        )
         row: Any
         if for_update:
+            stmt = self.base_query(principal, include_deleted=include_deleted).where(
+                self.model.id == item_id
+            )
             stmt = stmt.with_for_update(of=self.model)
             row = (await session.execute(stmt)).scalar_one_or_none()
         else:
-            row = next(iter(await fetch_views(session, stmt)), None)
+            stmt = self._by_id(principal, include_deleted)
+            row = next(iter(await fetch_views(session, stmt, {"item_id": item_id})), None)
         if row is None:
             raise NotFound(f"{self.label} not found")
         return row  # type: ignore[no-any-return]
+
+    def _by_id(self, principal: Principal, include_deleted: bool) -> Select[Any]:
+        """The GET-by-id statement of this caller, built once: the scope depends only on
+        the principal's role, id and organisation, and the id is a bound parameter."""
+        key = (principal.role, principal.id, principal.organization_id, include_deleted)
+        cache = self.__dict__.setdefault("_by_id_statements", {})
+        stmt = cache.get(key)
+        if stmt is None:
+            if len(cache) >= _BY_ID_CACHE_SIZE:
+                cache.clear()
+            stmt = self.base_query(principal, include_deleted=include_deleted).where(
+                self.model.id == bindparam("item_id")
+            )
+            cache[key] = stmt
+        return stmt  # type: ignore[no-any-return]
 
     async def page(
         self,

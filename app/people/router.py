@@ -63,7 +63,8 @@ class PersonRepository(ScopedRepository[Person]):
 people = PersonRepository()
 
 
-def personal_data(request: Request) -> PersonalData:
+async def personal_data(request: Request) -> PersonalData:
+    # async although it awaits nothing: FastAPI runs plain-def dependencies in a thread.
     data: PersonalData = request.app.state.personal_data
     return data
 
