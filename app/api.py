@@ -1,4 +1,4 @@
-"""The /api/v1 router: every resource router is included here, once."""
+"""The /api/v1 routers: every resource router is listed here, once."""
 
 from fastapi import APIRouter
 
@@ -15,23 +15,26 @@ from app.people.router import router as people_router
 from app.programs.router import router as programs_router
 from app.reports.router import router as reports_router
 
-api_router = APIRouter(prefix="/api/v1")
-for router in (
-    auth_router,
-    users_router,
+API_PREFIX = "/api/v1"
+# Included straight into the app (not through one /api/v1 router: each level of included
+# routers matches its routes once more), most-requested first: FastAPI tries the routes
+# one by one (about 5 us each), so a request to the last router pays for every route
+# before it (measured with bench/run.py).
+api_routers: tuple[APIRouter, ...] = (
     communities_router,
     people_router,
-    assessments_router,
-    programs_router,
     participation_router,
+    auth_router,
+    programs_router,
+    assessments_router,
     partners_router,
     partnerships_router,
     accounts_router,
+    users_router,
     exports_router,
     reports_router,
     audit_router,
-):
-    api_router.include_router(router)
+)
 
 # Schemas referenced by hand-written request bodies (documented, parsed row by row).
 openapi_models = [BatchRequest]

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import db_models  # noqa: F401  (register every table before mappers configure)
-from app.api import api_router, openapi_models
+from app.api import API_PREFIX, api_routers, openapi_models
 from app.auth.router import jwks_router
 from app.auth.tokens import TokenService, load_signing_key
 from app.core.config import Settings, get_settings
@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(jwks_router)
-    app.include_router(api_router)
+    for router in api_routers:
+        app.include_router(router, prefix=API_PREFIX)
 
     # Added innermost first: the request-context layer ends up outermost.
     app.add_middleware(IdempotencyMiddleware)

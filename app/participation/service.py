@@ -338,9 +338,23 @@ async def insert_records(
     return created
 
 
-_IDS = ARRAY(Uuid())
 LEVEL_RANK = case(
     {level: rank for rank, level in enumerate(LEVEL_ORDER)}, value=ParticipationRecord.level
+)
+
+
+_SUMMARY = (
+    select(
+        ParticipationRecord.person_id,
+        func.count().label("records"),
+        func.max(LEVEL_RANK).label("rank"),
+    )
+    .where(
+        # = ANY(array): one bound value however many people; built once, run on the driver.
+        col(ParticipationRecord.person_id) == any_(bindparam("ids", type_=ARRAY(Uuid()))),
+        ParticipationRecord.deleted_at.is_(None),
+    )
+    .group_by(ParticipationRecord.person_id)
 )
 
 
@@ -350,20 +364,7 @@ async def participation_summary(
     """Count and highest IAP2 level per person, in one grouped query (no N+1)."""
     if not person_ids:
         return {}
-    rows = await fetch_views(
-        session,
-        select(
-            ParticipationRecord.person_id,
-            func.count().label("records"),
-            func.max(LEVEL_RANK).label("rank"),
-        )
-        .where(
-            # = ANY(array): one bound value however many people (and runs on the driver).
-            col(ParticipationRecord.person_id) == any_(bindparam("ids", list(person_ids), _IDS)),
-            ParticipationRecord.deleted_at.is_(None),
-        )
-        .group_by(ParticipationRecord.person_id),
-    )
+    rows = await fetch_views(session, _SUMMARY, {"ids": list(person_ids)})
     return {
         row.person_id: (row.records, LEVEL_ORDER[row.rank] if row.rank is not None else None)
         for row in rows
