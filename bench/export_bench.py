@@ -55,6 +55,45 @@ FROM participation_records WHERE deleted_at IS NULL ORDER BY updated_at, id
 """
 
 
+class CpuMeter:
+    """CPU seconds (user + system) spent by PostgreSQL (its live processes: the measured
+    connections stay open until ``stop``), the server and this client between ``start`` and
+    ``stop``: where the time goes when the 2-core machine is shared (wall-clock ratios move
+    with the load; these show which side did the work)."""
+
+    def __init__(self, data_dir: Path, server_pid: int) -> None:
+        postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+        self.postgres, self.server = psutil.Process(postmaster), psutil.Process(server_pid)
+        self.began: dict[int, float] = {}
+        self.report = ""
+
+    def _now(self) -> dict[int, tuple[str, float]]:
+        """pid -> (side, CPU seconds so far), per process (a new one counts from zero)."""
+        out: dict[int, tuple[str, float]] = {}
+        for side, root in (("postgres", self.postgres), ("server", self.server)):
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    if side == "server" and "postgres" in p.name():
+                        continue
+                    times = p.cpu_times()
+                    out[p.pid] = (side, times.user + times.system)
+                except psutil.Error:
+                    pass
+        client = psutil.Process()
+        times = client.cpu_times()
+        out[client.pid] = ("client", times.user + times.system)
+        return out
+
+    def start(self) -> None:
+        self.began = {pid: cpu for pid, (_, cpu) in self._now().items()}
+
+    def stop(self) -> str:
+        spent = {"postgres": 0.0, "server": 0.0, "client": 0.0}
+        for pid, (side, cpu) in self._now().items():
+            spent[side] += cpu - self.began.get(pid, 0.0)
+        return ", ".join(f"{side} {seconds:.2f}" for side, seconds in spent.items())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -169,7 +208,7 @@ async def fill(dsn: dict[str, Any], community: str, program: str, records: int) 
         await conn.close()
 
 
-async def copy_rate(dsn: dict[str, Any]) -> tuple[int, float]:
+async def copy_rate(dsn: dict[str, Any], meter: CpuMeter | None = None) -> tuple[int, float]:
     conn = await asyncpg.connect(**dsn)
     lines = 0
 
@@ -180,7 +219,10 @@ async def copy_rate(dsn: dict[str, Any]) -> tuple[int, float]:
     try:
         began = time.perf_counter()
         await conn.copy_from_query(COPY_SQL, output=sink)
-        return lines, time.perf_counter() - began
+        elapsed = time.perf_counter() - began
+        if meter is not None:
+            meter.report = meter.stop()  # before the backend exits with the connection
+        return lines, elapsed
     finally:
         await conn.close()
 
@@ -231,6 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     args = parser.parse_args()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if args.records > PEOPLE * ACTIVITIES:
         sys.exit(f"at most {PEOPLE * ACTIVITIES} records (people x activities)")
 
@@ -288,9 +331,14 @@ def main() -> None:
         count = asyncio.run(fill(dsn, community, program, args.records))
         print(f"inserted {count:,} participation records in {time.perf_counter() - began:.1f} s")
 
-        copied, copy_s = asyncio.run(copy_rate(dsn))
+        meter = CpuMeter(data_dir, server.pid)
+        meter.start()
+        copied, copy_s = asyncio.run(copy_rate(dsn, meter))
+        copy_cpu = meter.report
         analyst_token = token(base, "analyst@berdaya.id", analyst_password)
+        meter.start()
         exported, export_s, peak_mb = export_rate(base, analyst_token, server.pid)
+        export_cpu = meter.stop()
         if copied != count or exported != count:
             sys.exit(f"row counts differ: table {count}, COPY {copied}, export {exported}")
         copy_rps, export_rps = copied / copy_s, exported / export_s
@@ -306,6 +354,9 @@ def main() -> None:
         )
         print(f"ratio export / COPY: {ratio:.2f}  (target >= 0.50)")
         print(f"server peak RSS during the export: {peak_mb:.0f} MB  (target < 200 MB)")
+        print(f"CPU seconds, COPY:   {copy_cpu}")
+        print(f"CPU seconds, export: {export_cpu}")
+        print(f"load average before the run: {load}")
         print("note: the client shares the machine with the server and PostgreSQL.")
     finally:
         server.terminate()

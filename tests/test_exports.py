@@ -11,14 +11,18 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import ARRAY, Column, Numeric, String, Text, case, cast, func, literal, select
+from sqlalchemy.dialects import postgresql
 
 from app.auth.models import Role
+from app.exports.datasets import DATASETS, PAD_SETTINGS, Dataset
 
 API = "/api/v1"
 EXPORTS = f"{API}/exports"
@@ -358,6 +362,153 @@ async def test_csv_lists_are_json_text(analyst: httpx.AsyncClient, world: World)
     (program,) = list(csv.DictReader(io.StringIO(r.text)))
     assert json.loads(program["community_ids"]) == [world.community]
     assert json.loads(program["objectives"]) == ["Sambungan air 80 KK"]
+
+
+# --- the fast path renders exactly what json_build_object did ---------------------------------
+
+# Every character class JSON must escape or carry through: quotes, backslashes, control
+# characters (those the fast path's COPY uses as quote, delimiter and NULL mark among them),
+# non-ASCII, astral, line separators, printf and SQL specials.
+HOSTILE = (
+    'Kutip "ganda" \\ miring\\\\ baris\nbaru\ttab\rcr \x01\x02\x03\x1f\x7f '
+    "é ü Ñ 中文 😀 \u2028\u2029 %s %% %(x)s 'tunggal' \\u0041 {}[],:"
+)
+
+
+def _is_text(type_: Any) -> bool:
+    return isinstance(getattr(type_, "impl", type_), String)  # AutoString decorates String
+
+
+async def _make_hostile(raw_db: asyncpg.Pool) -> set[str]:
+    """Hostile text (cut to the column's length) in every free-text column, a NULL in
+    every nullable value column, odd numbers and times, and one tombstone per dataset with
+    more than one row; written in SQL, past the API's validation. Returns what the schema
+    accepted (CHECK constraints reject some, e.g. enum-like columns)."""
+    accepted: set[str] = set()
+    async with raw_db.acquire() as conn:
+        for dataset in DATASETS.values():
+            table = dataset.table.name
+            ids = [r["id"] for r in await conn.fetch(f'SELECT id FROM "{table}" ORDER BY id')]
+            for f in dataset.fields:
+                col = f.expr
+                if not isinstance(col, Column) or col.table is not dataset.table or f.personal:
+                    continue
+                if col.name in ("id", "created_at", "updated_at"):
+                    continue
+                attempts: list[tuple[str, Any, int]] = []
+                if col.foreign_keys:
+                    pass  # a NULL at most
+                elif isinstance(col.type, ARRAY) and _is_text(col.type.item_type):
+                    attempts.append(("hostile", [HOSTILE, "biasa", HOSTILE[:3]], 0))
+                elif _is_text(col.type):
+                    length = getattr(col.type, "length", None) or len(HOSTILE)
+                    attempts.append(("hostile", HOSTILE[:length], 0))
+                elif isinstance(col.type, Numeric):
+                    attempts.append(("odd", Decimal("0.05"), 0))
+                elif col.type.python_type is datetime:
+                    value = datetime.fromisoformat("2025-03-01T09:00:00.120000+07:00")
+                    attempts.append(("odd", value, 0))
+                if col.nullable:
+                    attempts.append(("null", None, 1 if len(ids) > 1 else 0))
+                for kind, value, row in attempts:
+                    try:
+                        async with conn.transaction():
+                            await conn.execute(
+                                f'UPDATE "{table}" SET "{col.name}" = $1 WHERE id = $2',
+                                value,
+                                ids[row],
+                            )
+                        accepted.add(f"{dataset.name}.{f.name}:{kind}")
+                    except (asyncpg.CheckViolationError, asyncpg.NotNullViolationError):
+                        pass
+            if len(ids) > 1:
+                await conn.execute(
+                    f'UPDATE "{table}" SET deleted_at = now(), updated_at = now() WHERE id = $1',
+                    ids[-1],
+                )
+                accepted.add(f"{dataset.name}:tombstone")
+    return accepted
+
+
+def _reference_sql(dataset: Dataset, include_deleted: bool) -> str:
+    """What the fast path rendered before it was rewritten: ``json_build_object``."""
+    fields = [f for f in dataset.fields if not f.personal]
+
+    def build(pairs: list[tuple[str, Any]]) -> Any:
+        return func.json_build_object(*[x for name, e in pairs for x in (literal(name), e)])
+
+    row = build([(f.name, f.expr) for f in fields])
+    tombstone = build(
+        [(f.name, f.expr) for f in fields if f.name in ("id", dataset.primary_key)]
+        + [("deleted_at", dataset.deleted_column), ("updated_at", dataset.updated_column)]
+    )
+    stmt = select(
+        cast(case((dataset.deleted_column.is_not(None), tombstone), else_=row), Text)
+    ).order_by(dataset.updated_column, dataset.id_column)
+    if not include_deleted:
+        stmt = stmt.where(dataset.deleted_column.is_(None))
+    compiled = stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
+def _exact(text: str) -> Any:
+    """Parsed JSON with numbers kept as their text: 3.00 and 3 stay apart."""
+    return json.loads(text, parse_float=str, parse_int=str)
+
+
+async def test_fast_export_equals_json_build_object(
+    app: Any, analyst: httpx.AsyncClient, raw_db: asyncpg.Pool, world: World
+) -> None:
+    accepted = await _make_hostile(raw_db)
+    assert {
+        "communities.name:hostile",
+        "communities.potentials:hostile",
+        "communities.latitude:null",
+        "activities.title:hostile",
+        "activities.scheduled_start:odd",
+        "activities.scheduled_end:null",
+        "participation-records.hours:odd",
+        "participation-records.hours:null",
+        "participation-records.program_id:null",
+        "participation-records:tombstone",
+        "people:tombstone",
+        "programs.objectives:hostile",
+        "partners.website:null",
+    } <= accepted, accepted
+    ipad, opad = app.state.personal_data.hasher.pseudonym_pads()
+    seen_hostile = seen_null = 0
+    for name, dataset in DATASETS.items():
+        for include_deleted in (False, True):
+            async with raw_db.acquire() as conn, conn.transaction():
+                await conn.execute("SET LOCAL TIME ZONE 'UTC'")
+                await conn.execute(
+                    "SELECT set_config($1, $2, true), set_config($3, $4, true)",
+                    PAD_SETTINGS[0],
+                    ipad,
+                    PAD_SETTINGS[1],
+                    opad,
+                )
+                reference = await conn.fetch(_reference_sql(dataset, include_deleted))
+            expected = [_exact(r[0]) for r in reference]
+            params = {"include_deleted": str(include_deleted).lower()}
+            r = await analyst.get(f"{EXPORTS}/{name}", params=params)
+            assert r.status_code == 200, r.text
+            lines = r.text.split("\n")
+            assert lines.pop() == "" and all(lines), (name, include_deleted)  # one row a line
+            assert [_exact(line) for line in lines] == expected, (name, include_deleted)
+            r = await analyst.get(f"{EXPORTS}/{name}", params={**params, "format": "json"})
+            assert r.status_code == 200, r.text
+            assert _exact(r.text) == expected, (name, include_deleted, "json")
+            for row in expected:
+                values = [v for v in row.values() if not isinstance(v, list)]
+                values += [x for v in row.values() if isinstance(v, list) for x in v]
+                seen_hostile += sum(isinstance(v, str) and "\x02" in v for v in values)
+                seen_null += sum(v is None for v in values)
+    assert seen_hostile >= 10 and seen_null >= 10
+    # the template's printf specials and control characters came back verbatim
+    r = await analyst.get(f"{EXPORTS}/communities")  # not splitlines(): JSON keeps U+2028
+    rows = [json.loads(line) for line in r.text.split("\n") if line]
+    assert any(row["name"] == HOSTILE[: len(row["name"])] and "%s" in row["name"] for row in rows)
 
 
 # --- the data package -------------------------------------------------------------------------

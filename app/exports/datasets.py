@@ -36,6 +36,9 @@ class ExportField:
     # Python-side value from the row mapping (pseudonyms, decrypted values).
     compute: Callable[[dict[str, Any], Any], Any] | None = None
     personal: bool = False  # only in identified exports
+    # For a ``person_key``: the person id column it is the pseudonym of. The fast export
+    # path selects that id and computes the key in the server, once per distinct person.
+    pseudonym_of: Any = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,11 @@ _register(
         [
             # person_key first: computed outside the database, it leads every row.
             ExportField(
-                "person_key", "string", "Pseudonym of the voter", person_key_sql(ba.c.person_id)
+                "person_key",
+                "string",
+                "Pseudonym of the voter",
+                person_key_sql(ba.c.person_id),
+                pseudonym_of=ba.c.person_id,
             ),
             *_common(ba),
             ExportField("assessment_id", "string", "Needs assessment", ba.c.assessment_id),
@@ -401,6 +408,7 @@ _register(
                 "string",
                 "Stable pseudonym (keyed hash of the id); the primary key",
                 person_key_sql(pe.c.id),
+                pseudonym_of=pe.c.id,
             ),
             # The raw id links to the registry: identified exports only; person_key is the key.
             ExportField(
@@ -471,6 +479,7 @@ _register(
                 "string",
                 "Pseudonym of the participant",
                 person_key_sql(pa.c.person_id),
+                pseudonym_of=pa.c.person_id,
             ),
             *_common(pa),
             ExportField("activity_id", "string", "Activity (or null)", pa.c.activity_id),
