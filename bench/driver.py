@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
 
 @dataclass
 class Result:
@@ -226,9 +228,24 @@ def run_python(base: str, load: Load, seconds: float, connections: int) -> Resul
     )
 
 
+def probe(base: str, load: Load) -> None:
+    """Send one request of ``load`` (its last body, which is then dropped) and stop the run
+    unless it succeeds: a scenario must not measure error answers."""
+    body = load.bodies.pop() if load.bodies else None
+    headers = {**(load.headers or {}), **({"Content-Type": "application/json"} if body else {})}
+    response = httpx.request(
+        load.method, base + load.paths[0], content=body, headers=headers, timeout=60
+    )
+    if response.status_code >= 400:
+        raise SystemExit(
+            f"probe {load.method} {load.paths[0]}: {response.status_code} {response.text[:300]}"
+        )
+
+
 def drive(
     base: str, load: Load, seconds: float, connections: int, *, prefer_wrk: bool = True
 ) -> Result:
+    probe(base, load)
     wrk = ensure_wrk() if prefer_wrk else None
     if wrk:
         return run_wrk(wrk, base, load, seconds, connections)

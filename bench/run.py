@@ -172,16 +172,25 @@ def write_fixtures(base: str, bearer: str, database_url: str, count: int) -> dic
     return {"activities": activities, "people": asyncio.run(people())}
 
 
-def record_body(person: str, activity: str, n: int, tag: str) -> dict[str, Any]:
-    return {
+# External ids are unique per creator among live rows and the data set is reused between
+# runs: each run tags its own.
+RUN_TAG = datetime.now().strftime("%Y%m%d%H%M%S")
+
+
+def record_body(person: str, activity: str, n: int, tag: str | None = None) -> dict[str, Any]:
+    """A participation record; batch rows carry an ``external_id`` (``tag``), a single
+    POST does not (the contract accepts it in batch rows only)."""
+    body: dict[str, Any] = {
         "person_id": person,
         "activity_id": activity,
         "date": "2025-03-01",
         "level": LEVELS[n % 5],
         "role": "beneficiary",
         "hours": 3,
-        "external_id": f"bench-{tag}-{n}",
     }
+    if tag is not None:
+        body["external_id"] = f"bench-{RUN_TAG}-{tag}-{n}"
+    return body
 
 
 def loads(prefix: str, inputs: dict[str, Any], limit: int) -> dict[str, Load]:
@@ -337,12 +346,7 @@ def main() -> None:
                 activities = [fixtures["activities"].pop() for _ in range(POST_ACTIVITIES)]
                 bodies = [
                     json.dumps(
-                        record_body(
-                            people[n % len(people)],
-                            activities[n // len(people)],
-                            n,
-                            f"{who}{workers}",
-                        )
+                        record_body(people[n % len(people)], activities[n // len(people)], n)
                     ).encode()
                     for n in range(len(people) * POST_ACTIVITIES)
                 ]
