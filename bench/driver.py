@@ -66,15 +66,16 @@ for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 local bodies = {}
 %(load_bodies)s
 local counter = 0
-local threads = {}
-local tid = 0
+local started = 0
+-- setup() runs in the main Lua state; thread:set() gives each thread's own state a
+-- global thread_id (a chunk-level local of the same name would shadow it: every thread
+-- would then send the same bodies, and every body twice).
 function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
-  table.insert(threads, thread)
+  started = started + 1
+  thread:set("thread_id", started)
 end
 function init(args)
-  math.randomseed(os.time() + tid * 7919)
+  math.randomseed(os.time() + thread_id * 7919)
   counter = 0
 end
 wrk.method = "%(method)s"
@@ -82,7 +83,7 @@ wrk.method = "%(method)s"
 request = function()
   if #bodies > 0 then
     counter = counter + 1
-    local i = ((counter * %(threads)d + tid - 1) %% #bodies) + 1
+    local i = ((counter * %(threads)d + thread_id - 1) %% #bodies) + 1
     return wrk.format(nil, paths[1], nil, bodies[i])
   end
   return wrk.format(nil, paths[math.random(#paths)])

@@ -665,3 +665,28 @@ def test_idm_score_has_no_float_drift_at_boundaries() -> None:
     ):
         value = Decimal(boundary)
         assert idm_status(idm_score(value, value, value)) is status
+
+
+async def test_a_cursor_with_an_oversized_integer_is_no_outage(
+    admin: httpx.AsyncClient, make_community: Any
+) -> None:
+    """A cursor is opaque but client-held: one edited to carry a number beyond the
+    column's range pages past the end (or is refused), never a 5xx."""
+    import base64
+    import json
+
+    cid = (await make_community())["id"]
+    for year in (2021, 2022):
+        r = await admin.post(
+            indices_url(cid), json={"year": year, "iks": 0.7, "ike": 0.6, "ikl": 0.6}
+        )
+        assert r.status_code == 201, r.text
+    r = await admin.get(indices_url(cid), params={"sort": "year", "limit": 1})
+    cursor = r.json()["next_cursor"]
+    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    data["v"] = 2**40
+    edited = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    r = await admin.get(indices_url(cid), params={"sort": "year", "limit": 1, "cursor": edited})
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 200:
+        assert r.json() == {"items": [], "next_cursor": None}

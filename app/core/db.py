@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from fastapi import Request
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
@@ -131,29 +130,37 @@ class RowView:
 driver_listeners: list[Callable[[str, Sequence[Any]], None]] = []
 
 
-def _is_statement_error(exc: BaseException) -> bool:
-    """An error PostgreSQL raised for the statement, on a connection that still works."""
+def _connection_lost(exc: BaseException, driver: Any) -> bool:
+    """The connection broke (server restart, network), as opposed to the statement failing."""
     state = str(getattr(exc, "sqlstate", "") or "")
-    return isinstance(exc, asyncpg.PostgresError) and not state.startswith(("08", "57P"))
+    return (
+        driver.is_closed()
+        or isinstance(exc, ConnectionError)
+        or state.startswith(("08", "57P"))  # connection exception; admin/crash shutdown
+    )
 
 
 async def driver_fetch(session: AsyncSession, sql: str, arguments: Sequence[Any]) -> list[Any]:
-    """Rows of ``sql`` run on the asyncpg connection under ``session`` (same transaction).
+    """Rows of ``sql`` run on the asyncpg connection under ``session``.
 
     For the statements on every request's path, where SQLAlchemy's per-execution work
-    costs more than the query (bench/run.py). A statement error is raised as asyncpg's
-    (``app.core.errors`` reads its SQLSTATE like SQLAlchemy's); a broken connection
-    sends the statement once more through SQLAlchemy, which then notices the disconnect
-    and invalidates the pool exactly as for its own statements (503, then reconnect).
+    costs more than the query (bench/run.py). Only reads go this way. In a write session
+    a read before SQLAlchemy's first statement runs before its ``BEGIN`` (read committed
+    either way: nothing relies on sharing a snapshot with the writes; writes that need
+    one lock the row through the session). A statement error is raised as asyncpg's
+    (``app.core.errors`` reads its SQLSTATE like SQLAlchemy's); a lost connection sends
+    the statement once more through SQLAlchemy, which then notices the disconnect and
+    invalidates the pool exactly as for its own statements (503, then reconnect).
     """
     for listener in driver_listeners:
         listener(sql, arguments)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
     try:
-        records = await raw.driver_connection.fetch(sql, *arguments)
+        records = await driver.fetch(sql, *arguments)
     except Exception as exc:
-        if _is_statement_error(exc):
+        if not _connection_lost(exc, driver):
             raise
         result = await connection.exec_driver_sql(sql, tuple(arguments))
         return [RowView(row._mapping) for row in result]

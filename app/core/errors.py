@@ -218,6 +218,8 @@ _INVALID_DATA_STATES = {
 def is_invalid_data(exc: BaseException) -> bool:
     """True for database errors caused by a value the client sent (raised through
     SQLAlchemy, or by the driver for statements run on it: ``app.core.db.driver_fetch``)."""
+    if isinstance(exc, asyncpg.exceptions.DataError):  # a value the driver cannot encode
+        return True
     if isinstance(exc, asyncpg.PostgresError):
         return exc.sqlstate in _INVALID_DATA_STATES
     if not isinstance(exc, DBAPIError):

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Uuid, and_, any_, bindparam, case, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 from sqlmodel import col
 
 from app.assessments.models import NeedsAssessment
@@ -62,6 +61,12 @@ class Lookups:
     assessments: dict[uuid.UUID, Context] = field(default_factory=dict)
 
 
+_UUIDS = ARRAY(Uuid())
+_PROGRAM_MEMBERS = select(ProgramCommunity.program_id, ProgramCommunity.community_id).where(
+    col(ProgramCommunity.program_id) == any_(bindparam("programs", type_=_UUIDS))
+)
+
+
 async def load_lookups(
     session: AsyncSession, principal: Principal, rows: Sequence[dict[str, Any]]
 ) -> Lookups:
@@ -71,49 +76,48 @@ async def load_lookups(
     assessment_ids = {r["assessment_id"] for r in rows if r.get("assessment_id")}
     found = Lookups()
     if person_ids:
-        people = await session.execute(
-            select(Person)
-            .options(
-                # What the rules read: not the personal fields, much cheaper for 1,000 rows.
-                load_only(
-                    Person.community_id,  # type: ignore[arg-type]
-                    Person.consent_given_at,  # type: ignore[arg-type]
-                    Person.consent_withdrawn_at,  # type: ignore[arg-type]
-                    Person.consent_purposes,  # type: ignore[arg-type]
-                    Person.erased_at,  # type: ignore[arg-type]
-                    raiseload=True,
-                )
-            )
-            .where(
-                col(Person.id).in_(person_ids),
+        people = await fetch_views(
+            session,
+            # What the rules read (not the personal fields), on the driver: the lookups
+            # are most of the CPU of a single POST.
+            select(
+                Person.id,
+                Person.community_id,
+                Person.consent_given_at,
+                Person.consent_withdrawn_at,
+                Person.consent_purposes,
+                Person.erased_at,
+            ).where(
+                col(Person.id) == any_(bindparam("people", type_=_UUIDS)),
                 Person.deleted_at.is_(None),
                 person_scope(principal, Person.community_id),
-            )
+            ),
+            {"people": list(person_ids)},
         )
-        found.people = {p.id: p for p in people.scalars()}
+        found.people = {p.id: p for p in people}
     if activity_ids:
-        result = await session.execute(
-            select(Activity, Program.start_date, Program.end_date)
+        activities = await fetch_views(
+            session,
+            select(
+                Activity.id,
+                Activity.program_id,
+                Activity.community_id,
+                Activity.scheduled_start,
+                Activity.scheduled_end,
+            )
             .join(Program, Program.id == Activity.program_id)
             .where(
-                col(Activity.id).in_(activity_ids),
+                col(Activity.id) == any_(bindparam("activities", type_=_UUIDS)),
                 Activity.deleted_at.is_(None),
                 program_scope(principal, Program.id),
                 Program.deleted_at.is_(None),
-            )
+            ),
+            {"activities": list(activity_ids)},
         )
-        program_ids = set()
-        activities = []
-        for activity, _start, _end in result:
-            activities.append(activity)
-            program_ids.add(activity.program_id)
+        program_ids = {activity.program_id for activity in activities}
         members: dict[uuid.UUID, set[uuid.UUID]] = {pid: set() for pid in program_ids}
-        for pid, cid in await session.execute(
-            select(ProgramCommunity.program_id, ProgramCommunity.community_id).where(
-                col(ProgramCommunity.program_id).in_(program_ids)
-            )
-        ):
-            members[pid].add(cid)
+        for link in await fetch_views(session, _PROGRAM_MEMBERS, {"programs": list(program_ids)}):
+            members[link.program_id].add(link.community_id)
         for activity in activities:
             found.activities[activity.id] = Context(
                 community_ids=members.get(activity.program_id, set()),
@@ -351,7 +355,7 @@ _SUMMARY = (
     )
     .where(
         # = ANY(array): one bound value however many people; built once, run on the driver.
-        col(ParticipationRecord.person_id) == any_(bindparam("ids", type_=ARRAY(Uuid()))),
+        col(ParticipationRecord.person_id) == any_(bindparam("ids", type_=_UUIDS)),
         ParticipationRecord.deleted_at.is_(None),
     )
     .group_by(ParticipationRecord.person_id)
