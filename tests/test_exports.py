@@ -456,9 +456,19 @@ def _exact(text: str) -> Any:
     return json.loads(text, parse_float=str, parse_int=str)
 
 
+@pytest.mark.parametrize("renderer", ["server default", "to_json"])
 async def test_fast_export_equals_json_build_object(
-    app: Any, analyst: httpx.AsyncClient, raw_db: asyncpg.Pool, world: World
+    app: Any,
+    analyst: httpx.AsyncClient,
+    raw_db: asyncpg.Pool,
+    world: World,
+    renderer: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Both value renderers (JSON_SCALAR on PostgreSQL 17+, to_json before) give the rows
+    json_build_object gives; "to_json" forces the older one whatever the server is."""
+    if renderer == "to_json":
+        monkeypatch.setattr("app.exports.router.JSON_SCALAR_SINCE", (999,))
     accepted = await _make_hostile(raw_db)
     assert {
         "communities.name:hostile",
