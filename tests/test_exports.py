@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -888,3 +890,55 @@ async def test_other_roles_may_not_export(
 async def test_anonymous_may_not_export(client: httpx.AsyncClient) -> None:
     assert (await client.get(EXPORTS)).status_code == 401
     assert (await client.get(f"{EXPORTS}/communities")).status_code == 401
+
+
+async def test_fast_export_over_many_chunks_and_people(
+    app: Any, analyst: httpx.AsyncClient, raw_db: asyncpg.Pool, world: World
+) -> None:
+    """More rows than one COPY chunk (256 KiB) and more distinct people than the
+    pseudonym cache holds (20,000): every row whole, every person_key right, no raw id."""
+    extra = 21_000
+    async with raw_db.acquire() as conn:
+        await conn.execute(
+            """
+            INSERT INTO people (id, created_at, updated_at, version, community_id, full_name,
+                                sex, birth_year, birth_decade, disability, vulnerable_groups,
+                                consent_purposes, consent_given_at)
+            SELECT gen_random_uuid(), now(), now(), 1, $1::uuid, 'Bulk export ' || g, 'female',
+                   1980, 1980, false, '{}', ARRAY['program_participation'], now()
+            FROM generate_series(1, $2) AS g
+            """,
+            world.community,
+            extra,
+        )
+        await conn.execute(
+            """
+            INSERT INTO participation_records
+                (id, created_at, updated_at, version, person_id, activity_id, community_id,
+                 program_id, date, level, role, hours, created_by)
+            SELECT gen_random_uuid(), now(), now(), 1, p.id, $1::uuid, $2::uuid, $3::uuid,
+                   DATE '2025-03-01', 'inform', 'beneficiary', 2,
+                   (SELECT id FROM users ORDER BY created_at LIMIT 1)
+            FROM people p WHERE p.full_name LIKE 'Bulk export %'
+            """,
+            world.activity,
+            world.community,
+            world.program,
+        )
+        ids = [
+            str(r["person_id"])
+            for r in await conn.fetch(
+                "SELECT person_id FROM participation_records WHERE deleted_at IS NULL"
+            )
+        ]
+    r = await analyst.get(f"{EXPORTS}/participation-records")
+    assert r.status_code == 200
+    assert len(r.content) > 4 * (1 << 18)
+    rows = ndjson(r)
+    assert len(rows) == len(ids) >= extra
+    hasher = app.state.personal_data.hasher
+    assert sorted(row["person_key"] for row in rows) == sorted(
+        hasher.person_key(uuid.UUID(i)) for i in ids
+    )
+    uuid_text = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert not set(re.findall(uuid_text, r.text)) & set(ids)  # no raw person id anywhere
