@@ -16,7 +16,7 @@ from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken, TokenService
 from app.communities.models import CommunityFacilitator
 from app.core import ratelimit
-from app.core.db import CompiledQuery, get_session
+from app.core.db import fetch_views, get_session
 from app.core.errors import Unauthorized
 
 oauth2_scheme = OAuth2PasswordBearer(
@@ -36,28 +36,26 @@ _assigned = (
 )
 
 
-_USER_PRINCIPAL = CompiledQuery.of(
-    select(
-        User.id,
-        User.role,
-        User.organization_id,
-        User.is_active,
-        User.tokens_valid_after,
-        User.email,
-        User.full_name,
-        _assigned.label("community_ids"),
-    ).where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
-)
+_USER_PRINCIPAL = select(
+    User.id,
+    User.role,
+    User.organization_id,
+    User.is_active,
+    User.tokens_valid_after,
+    User.email,
+    User.full_name,
+    _assigned.label("community_ids"),
+).where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
 
 
 async def load_user_principal(
     session: AsyncSession, user_id: uuid.UUID, issued_at: float
 ) -> Principal | None:
     """One query: the user, its state and its assignments, read fresh on every request
-    so that disabling a user or changing its role takes effect at once. Compiled once and
-    run on the driver: on every request's path, SQLAlchemy's per-execution work cost
-    more than the query (bench/run.py)."""
-    row = await _USER_PRINCIPAL.fetchrow(session, user_id=user_id)
+    so that disabling a user or changing its role takes effect at once. The statement is
+    built once and run on the driver: on every request's path, SQLAlchemy's
+    per-execution work cost more than the query (bench/run.py)."""
+    row = next(iter(await fetch_views(session, _USER_PRINCIPAL, {"user_id": user_id})), None)
     if row is None or not row.is_active:
         return None
     # iat carries microseconds (a NumericDate may be fractional): a token issued before a

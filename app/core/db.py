@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -165,29 +163,6 @@ async def driver_fetch(session: AsyncSession, sql: str, arguments: Sequence[Any]
         result = await connection.exec_driver_sql(sql, tuple(arguments))
         return [RowView(row._mapping) for row in result]
     return [RowView(record) for record in records]
-
-
-@dataclass(frozen=True)
-class CompiledQuery:
-    """A Core statement compiled once at import, run on the driver with named values.
-
-    The statement is still written with the models (one source of truth for names and
-    types); only its execution skips SQLAlchemy. For fixed statements such as the
-    caller's principal; ``fetch_views`` does the same for statements built per request.
-    """
-
-    sql: str
-    names: tuple[str, ...]
-    defaults: dict[str, Any]
-
-    @classmethod
-    def of(cls, stmt: Any) -> CompiledQuery:
-        compiled = stmt.compile(dialect=asyncpg_dialect())
-        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-
-    async def fetchrow(self, session: AsyncSession, **values: Any) -> Any:
-        arguments = [values[name] if name in values else self.defaults[name] for name in self.names]
-        return next(iter(await driver_fetch(session, self.sql, arguments)), None)
 
 
 _COMPILED_LIMIT = 2000

@@ -37,6 +37,10 @@ class ScopedRepository(Generic[M]):
     label: ClassVar[str]  # singular, for messages: "community"
     keyset: ClassVar[Keyset]
 
+    def __init__(self) -> None:
+        # GET-by-id statements per caller (``_by_id``).
+        self._by_id_statements: dict[tuple[Any, ...], Select[Any]] = {}
+
     def scope(self, principal: Principal) -> ColumnElement[bool]:
         """Rows the caller may see; override per resource with a rule from the policy."""
         return true()
@@ -78,7 +82,7 @@ class ScopedRepository(Generic[M]):
         """The GET-by-id statement of this caller, built once: the scope depends only on
         the principal's role, id and organisation, and the id is a bound parameter."""
         key = (principal.role, principal.id, principal.organization_id, include_deleted)
-        cache = self.__dict__.setdefault("_by_id_statements", {})
+        cache = self._by_id_statements
         stmt = cache.get(key)
         if stmt is None:
             if len(cache) >= _BY_ID_CACHE_SIZE:
@@ -87,7 +91,7 @@ class ScopedRepository(Generic[M]):
                 self.model.id == bindparam("item_id")
             )
             cache[key] = stmt
-        return stmt  # type: ignore[no-any-return]
+        return stmt
 
     async def page(
         self,

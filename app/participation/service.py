@@ -61,9 +61,14 @@ class Lookups:
     assessments: dict[uuid.UUID, Context] = field(default_factory=dict)
 
 
-_UUIDS = ARRAY(Uuid())
+def _among(column: Any, name: str) -> Any:
+    """``column = ANY(:name)``: one bound array however many ids, so the statement keeps
+    one shape and can run on the driver (``fetch_views``), unlike an expanding IN list."""
+    return col(column) == any_(bindparam(name, type_=ARRAY(Uuid())))
+
+
 _PROGRAM_MEMBERS = select(ProgramCommunity.program_id, ProgramCommunity.community_id).where(
-    col(ProgramCommunity.program_id) == any_(bindparam("programs", type_=_UUIDS))
+    _among(ProgramCommunity.program_id, "programs")
 )
 
 
@@ -88,7 +93,7 @@ async def load_lookups(
                 Person.consent_purposes,
                 Person.erased_at,
             ).where(
-                col(Person.id) == any_(bindparam("people", type_=_UUIDS)),
+                _among(Person.id, "people"),
                 Person.deleted_at.is_(None),
                 person_scope(principal, Person.community_id),
             ),
@@ -107,7 +112,7 @@ async def load_lookups(
             )
             .join(Program, Program.id == Activity.program_id)
             .where(
-                col(Activity.id) == any_(bindparam("activities", type_=_UUIDS)),
+                _among(Activity.id, "activities"),
                 Activity.deleted_at.is_(None),
                 program_scope(principal, Program.id),
                 Program.deleted_at.is_(None),
@@ -354,8 +359,7 @@ _SUMMARY = (
         func.max(LEVEL_RANK).label("rank"),
     )
     .where(
-        # = ANY(array): one bound value however many people; built once, run on the driver.
-        col(ParticipationRecord.person_id) == any_(bindparam("ids", type_=_UUIDS)),
+        _among(ParticipationRecord.person_id, "ids"),
         ParticipationRecord.deleted_at.is_(None),
     )
     .group_by(ParticipationRecord.person_id)
