@@ -19,6 +19,9 @@ class Principal:
     community_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     email: str | None = None
     full_name: str | None = None
+    # Users: their state as the database renders it (app.auth.deps.caller_stamp), to
+    # tell a cached principal from a changed user without reading the user again.
+    stamp: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from sqlalchemy.engine import make_url
@@ -80,7 +81,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request, committed once when the endpoint returns without error.
 
     Used with ``Depends(..., scope="function")`` so the commit happens before the
-    response is sent: a client never sees 201 for a write that later failed.
+    response is sent: a client never sees 201 for a write that later failed. A rider
+    (``Rider``) no read has carried by then is confirmed here, also before the response.
     """
     database: Database = request.app.state.database
     factory = database.read_sessions if request.method in ("GET", "HEAD") else database.sessions
@@ -89,12 +91,42 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
+            await _confirm_rider(session)
             raise
         else:
+            await _confirm_rider(session)
             # A read session runs in autocommit: only pending objects (an audit event of
             # a GET) need the flush that commit does.
             if factory is database.sessions or session.new or session.dirty or session.deleted:
                 await session.commit()
+
+
+class Rider(Protocol):
+    """State read in the same statement as a request's first driver read, not on its own.
+
+    A GET whose caller was taken from a cache leaves one in ``session.info[RIDER]``:
+    ``fetch_views`` adds ``column`` (labelled ``RIDER_LABEL``) to its statement and hands
+    the value of the first row to ``settle``; a request that reads no row that way has
+    ``confirm`` run (its own query) before its answer is sent. Both raise
+    ``RetryRequest`` when the value says the answer was computed on stale state.
+    """
+
+    column: Any
+    params: dict[str, Any]
+
+    def settle(self, value: Any) -> None: ...
+
+    async def confirm(self, session: AsyncSession) -> None: ...
+
+
+RIDER = "rider"
+RIDER_LABEL = "_rider"
+
+
+async def _confirm_rider(session: AsyncSession) -> None:
+    rider: Rider | None = session.info.pop(RIDER, None)
+    if rider is not None:
+        await rider.confirm(session)
 
 
 class RowView:
@@ -119,8 +151,10 @@ class RowView:
         raise AttributeError(f"a row read for presenting cannot be changed ({name})")
 
     def model_dump(self) -> dict[str, Any]:
-        """The columns as a dict, like an entity's ``model_dump()``."""
-        return dict(self._record)
+        """The columns as a dict, like an entity's ``model_dump()`` (without a rider)."""
+        values = dict(self._record)
+        values.pop(RIDER_LABEL, None)
+        return values
 
 
 # Called with (sql, arguments) before each statement run on the driver: the driver path
@@ -167,6 +201,9 @@ async def driver_fetch(session: AsyncSession, sql: str, arguments: Sequence[Any]
 
 _COMPILED_LIMIT = 2000
 _compiled: dict[Any, Any] = {}
+# A statement with the rider's column added, kept as long as the statement itself: its
+# cache key is computed once, like the kept statement's own.
+_carrying: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 async def fetch_views(
@@ -180,8 +217,31 @@ async def fetch_views(
     asyncpg as the same Python values SQLAlchemy gives. A statement that cannot be run
     this way (expanding ``IN`` lists: use ``= ANY(array)``) runs on the session, and a
     single-entity select then returns entities. ``params`` gives values to
-    ``bindparam``s left without one (a statement kept and reused).
+    ``bindparam``s left without one (a statement kept and reused). A pending ``Rider``
+    rides along with the first statement that runs on the driver.
     """
+    rider: Rider | None = session.info.get(RIDER)
+    if rider is not None:
+        kept = _carrying.get(stmt)
+        if kept is None or kept[0] is not rider.column:  # kept statements keep it too
+            kept = _carrying[stmt] = (rider.column, stmt.add_columns(rider.column))
+        carrying = kept[1]
+        rows = await _fetch_compiled(session, carrying, {**(params or {}), **rider.params})
+        if rows is not None:
+            if rows:  # no row, no value: the rider waits for the next read (or get_session)
+                del session.info[RIDER]
+                rider.settle(rows[0]._record[RIDER_LABEL])
+            return rows
+    rows = await _fetch_compiled(session, stmt, params)
+    if rows is None:
+        return list((await session.execute(stmt, params)).scalars().all())
+    return rows
+
+
+async def _fetch_compiled(
+    session: AsyncSession, stmt: Any, params: dict[str, Any] | None
+) -> list[Any] | None:
+    """``stmt`` run on the driver, compiled once per shape; None if it cannot run there."""
     key = stmt._generate_cache_key()
     compiled = _compiled.get(key.key) if key is not None else False
     if compiled is None:
@@ -192,7 +252,7 @@ async def fetch_views(
             _compiled.clear()
         _compiled[key.key] = compiled
     if not compiled:
-        return list((await session.execute(stmt, params)).scalars().all())
+        return None
     values = compiled.construct_params(
         params, extracted_parameters=key.bindparams, escape_names=False
     )

@@ -50,6 +50,11 @@ class Problem(BaseModel):
     )
 
 
+class RetryRequest(Exception):
+    """The answer was computed on state found stale (a cached caller that changed): the
+    request is answered again from the start, once (``app.core.middleware.RetryOnceMiddleware``)."""
+
+
 class AppError(Exception):
     status: int = 500
     slug: str = "internal-error"

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.context import request_id_var
 from app.core.errors import (
     PROBLEM_MEDIA_TYPE,
+    RetryRequest,
     is_database_unavailable,
     is_invalid_data,
     problem_body,
@@ -165,19 +166,56 @@ def _route_template(scope: Scope) -> str:
     if route is None:
         return "(unmatched)"
     app = scope.get("app")
+    # Filled at start-up by the app's lifespan (app.main.route_paths).
     paths: dict[str, str] | None = getattr(getattr(app, "state", None), "route_paths", None)
-    if paths is None and app is not None:
-        # Routes included with a prefix are matched through their original (prefix-less)
-        # object; the OpenAPI document has the full path of every operation name.
-        paths = {
-            operation["operationId"]: path
-            for path, item in app.openapi().get("paths", {}).items()
-            for operation in item.values()
-            if isinstance(operation, dict) and "operationId" in operation
-        }
-        app.state.route_paths = paths
     template = (paths or {}).get(getattr(route, "name", ""), getattr(route, "path", None))
     return str(template) if template else "(unmatched)"
+
+
+RETRIED = "retried"  # scope["state"] key set on the second attempt of a request
+_RETRYABLE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class RetryOnceMiddleware:
+    """Answers a GET again, once, when a layer below raises ``RetryRequest`` before the
+    answer started (a cached caller found changed). The second attempt runs on a fresh
+    copy of the scope with ``state["retried"]`` set, so nothing is taken from a cache."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _RETRYABLE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        before = _snapshot(scope)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except RetryRequest:
+            if started:
+                raise
+            again = _snapshot(before)
+            again["state"][RETRIED] = True
+            await self.app(again, _no_body, send)
+            scope.update(again)  # what the access log reads (route, principal)
+
+
+def _snapshot(scope: Scope) -> Scope:
+    """A copy of the scope as it was, one level deep (layers below fill in its dicts)."""
+    return {key: dict(value) if isinstance(value, dict) else value for key, value in scope.items()}
+
+
+async def _no_body() -> Message:
+    """A GET's request body, for its second attempt (the first one took the real one)."""
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 class BodyLimitMiddleware:
