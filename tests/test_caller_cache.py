@@ -159,9 +159,20 @@ async def test_a_token_older_than_a_logout_is_refused_though_a_newer_one_is_cach
 async def test_a_cached_get_by_id_and_first_page_each_send_one_statement(
     app, client, coordinator_user, make_community
 ):
+    """The caller's state and, for people, their participation summary ride along."""
     community = await make_community()
     caller = _client_for(client, app, coordinator_user.id)
-    for path in (f"{API}/communities/{community['id']}", f"{API}/communities?limit=5"):
+    person = await caller.post(
+        f"{API}/people",
+        json={"community_id": community["id"], "full_name": "Siti Aminah", "sex": "female"},
+    )
+    assert person.status_code == 201, person.text
+    for path in (
+        f"{API}/communities/{community['id']}",
+        f"{API}/communities?limit=5",
+        f"{API}/people/{person.json()['id']}",
+        f"{API}/people?limit=5",
+    ):
         await _warm(caller, path)
         with captured(app) as statements:
             response = await caller.get(path)
@@ -169,6 +180,7 @@ async def test_a_cached_get_by_id_and_first_page_each_send_one_statement(
         assert len(statements) == 1, [sql[:80] for sql, _ in statements]
         assert "caller" in statements[0][0]  # the caller's state rode along
         assert "_rider" not in response.text  # and stays out of the answer
+        assert "participation_rank" not in response.text
 
 
 async def test_writes_always_read_the_caller_first(

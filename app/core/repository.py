@@ -45,6 +45,11 @@ class ScopedRepository(Generic[M]):
         """Rows the caller may see; override per resource with a rule from the policy."""
         return true()
 
+    def read_columns(self) -> tuple[Any, ...]:
+        """Labelled columns computed by the database beside each row that GET-by-id and
+        list pages read (a summary the answer shows): no query of their own."""
+        return ()
+
     def base_query(self, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
         stmt = select(self.model).where(self.scope(principal))
         if not include_deleted:
@@ -87,8 +92,10 @@ class ScopedRepository(Generic[M]):
         if stmt is None:
             if len(cache) >= _BY_ID_CACHE_SIZE:
                 cache.clear()
-            stmt = self.base_query(principal, include_deleted=include_deleted).where(
-                self.model.id == bindparam("item_id")
+            stmt = (
+                self.base_query(principal, include_deleted=include_deleted)
+                .where(self.model.id == bindparam("item_id"))
+                .add_columns(*self.read_columns())
             )
             cache[key] = stmt
         return stmt
@@ -102,7 +109,7 @@ class ScopedRepository(Generic[M]):
         conditions: Iterable[ColumnElement[bool]] = (),
         filters: Mapping[str, Any] | None = None,
     ) -> tuple[list[M], str | None]:
-        stmt = self.base_query(principal)
+        stmt = self.base_query(principal).add_columns(*self.read_columns())
         for condition in conditions:
             stmt = stmt.where(condition)
         rows, next_cursor = await paginate(

@@ -366,16 +366,38 @@ _SUMMARY = (
 )
 
 
+def _of_person(aggregate: Any, label: str) -> Any:
+    return (
+        select(aggregate)
+        .where(ParticipationRecord.person_id == Person.id, ParticipationRecord.deleted_at.is_(None))
+        .scalar_subquery()
+        .label(label)
+    )
+
+
+# The same summary as columns of a read of people (GET by id, list pages): no query of
+# its own (``PersonRepository.read_columns``).
+SUMMARY_COLUMNS = (
+    _of_person(func.count(), "participation_records"),
+    _of_person(func.max(LEVEL_RANK), "participation_rank"),
+)
+
+
 async def participation_summary(
-    session: AsyncSession, person_ids: Sequence[uuid.UUID]
+    session: AsyncSession, people: Sequence[Any]
 ) -> dict[uuid.UUID, tuple[int, str | None]]:
-    """Count and highest IAP2 level per person, in one grouped query (no N+1)."""
-    if not person_ids:
+    """Count and highest IAP2 level per person: read with the people when they were read
+    with ``SUMMARY_COLUMNS``, else in one grouped query (no N+1)."""
+    if not people:
         return {}
-    rows = await fetch_views(session, _SUMMARY, {"ids": list(person_ids)})
+    if all(hasattr(p, "participation_rank") for p in people):
+        summary = [(p.id, p.participation_records, p.participation_rank) for p in people]
+    else:
+        rows = await fetch_views(session, _SUMMARY, {"ids": [p.id for p in people]})
+        summary = [(row.person_id, row.records, row.rank) for row in rows]
     return {
-        row.person_id: (row.records, LEVEL_ORDER[row.rank] if row.rank is not None else None)
-        for row in rows
+        person_id: (records, LEVEL_ORDER[rank] if rank is not None else None)
+        for person_id, records, rank in summary
     }
 
 

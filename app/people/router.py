@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import ColumnElement
@@ -28,7 +28,7 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, proble
 from app.core.http import model_response
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
 from app.core.repository import ScopedRepository, touch
-from app.participation.service import participation_summary
+from app.participation.service import SUMMARY_COLUMNS, participation_summary
 from app.people import service
 from app.people.models import Person, Sex, VulnerableGroup
 from app.people.schemas import (
@@ -56,6 +56,9 @@ class PersonRepository(ScopedRepository[Person]):
     def scope(self, principal: Principal) -> ColumnElement[bool]:
         return person_scope(principal, Person.community_id)
 
+    def read_columns(self) -> tuple[Any, ...]:
+        return SUMMARY_COLUMNS
+
     async def before_restore(self, session: AsyncSession, entity: Person) -> None:
         await service.ensure_nik_free(session, entity.nik_hash, exclude=entity.id)
 
@@ -80,7 +83,7 @@ async def views(
     **options: bool,
 ) -> list[PersonRead]:
     """People as the caller may see them, with their participation summary (one query)."""
-    summaries = await participation_summary(session, [p.id for p in rows])
+    summaries = await participation_summary(session, rows)
     return [
         present(p, principal, personal, summary=summaries.get(p.id, (0, None)), **options)
         for p in rows
