@@ -361,3 +361,93 @@ def test_every_dependency_and_endpoint_is_async(app: Any) -> None:
             if not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)):
                 plain.add(getattr(call, "__qualname__", repr(call)))
     assert not plain, sorted(plain)
+
+
+async def test_a_kept_page_statement_takes_each_requests_values(
+    admin: httpx.AsyncClient,
+) -> None:
+    """List pages are compiled once per shape of their filters (``fetch_page``) and take
+    every value from the request: the same shape with other values answers other rows,
+    and a cursor walk of the same shape sees every row once."""
+    names = {}
+    for kind, region, name in [
+        ("desa", "32.04.12.2001", "Sukamaju"),
+        ("desa", "32.04.12.2002", "Sukamulya"),
+        ("kelurahan", "35.07.01.1001", "Cibeureum"),
+        ("kelurahan", "35.07.01.1002", "Sukamaju Baru"),
+    ]:
+        body = {"name": f"Desa {name}", "kind": kind, "region_code": region}
+        names[name] = (await created(admin, "/communities", body))["id"]
+
+    async def listed(**query: Any) -> list[str]:
+        response = await admin.get(f"{API}/communities", params=query)
+        assert response.status_code == 200, response.text
+        return sorted(item["name"] for item in response.json()["items"])
+
+    assert await listed(kind="desa") == ["Desa Sukamaju", "Desa Sukamulya"]
+    assert await listed(kind="kelurahan") == ["Desa Cibeureum", "Desa Sukamaju Baru"]
+    assert await listed(region_code="32") == ["Desa Sukamaju", "Desa Sukamulya"]
+    assert await listed(region_code="35.07") == ["Desa Cibeureum", "Desa Sukamaju Baru"]
+    assert await listed(q="sukamaju") == ["Desa Sukamaju", "Desa Sukamaju Baru"]
+    assert await listed(q="cibeu") == ["Desa Cibeureum"]
+    assert await listed(q="sukamaju", kind="kelurahan") == ["Desa Sukamaju Baru"]
+    assert await listed(q="sukamaju", kind="desa") == ["Desa Sukamaju"]
+    assert await listed(q="100%_") == []  # escaped, as before
+
+    for sort in ("created_at", "-created_at", "name", "-name"):
+        seen: list[str] = []
+        cursor = None
+        for _ in range(10):
+            query: dict[str, Any] = {"limit": 1, "sort": sort}
+            if cursor:
+                query["cursor"] = cursor
+            page = (await admin.get(f"{API}/communities", params=query)).json()
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(names.values()), sort
+        assert len(seen) == len(set(seen))
+
+
+async def test_a_page_statement_is_compiled_once_per_shape(
+    admin: httpx.AsyncClient, make_user: Any, as_user: Any
+) -> None:
+    """Per shape, not per caller or value: another admin with the same filters shares it."""
+    from app.auth.models import Role
+    from app.core import db
+
+    await created(
+        admin, "/communities", {"name": "Desa Uji", "kind": "desa", "region_code": "32.04.12.2001"}
+    )
+    other_admin = as_user(await make_user(Role.admin))
+    for caller in (admin, other_admin):  # callers cached: every page below carries a rider
+        assert (await caller.get(f"{API}/auth/me")).status_code == 200
+    db._pages.clear()
+    assert (await admin.get(f"{API}/communities", params={"kind": "desa"})).status_code == 200
+    assert len(db._pages) == 1
+    for kind in ("kelurahan", "desa", "kelurahan"):
+        assert (await admin.get(f"{API}/communities", params={"kind": kind})).status_code == 200
+    assert (await other_admin.get(f"{API}/communities", params={"kind": "desa"})).status_code == 200
+    assert len(db._pages) == 1  # other values, other caller: the same shape
+    assert (await admin.get(f"{API}/communities", params={"q": "uji"})).status_code == 200
+    assert len(db._pages) == 2  # another filter, another shape
+
+
+async def test_callers_sharing_a_page_shape_each_get_their_own_scope(
+    admin: httpx.AsyncClient, make_user: Any, as_user: Any
+) -> None:
+    """Two facilitators share the compiled list statement, not its scope's values."""
+    from app.auth.models import Role
+
+    ids = []
+    for n in (1, 2):
+        body = {"name": f"Desa {n}", "kind": "desa", "region_code": "32.04.12.2001"}
+        ids.append((await created(admin, "/communities", body))["id"])
+    first = as_user(await make_user(Role.facilitator, communities=[uuid.UUID(ids[0])]))
+    second = as_user(await make_user(Role.facilitator, communities=[uuid.UUID(ids[1])]))
+    for _ in range(2):  # uncached, then cached callers
+        for caller, expected in ((first, ids[0]), (second, ids[1])):
+            for query in ({}, {"kind": "desa"}):
+                page = (await caller.get(f"{API}/communities", params=query)).json()
+                assert [item["id"] for item in page["items"]] == [expected]

@@ -256,12 +256,82 @@ async def _fetch_compiled(
     values = compiled.construct_params(
         params, extracted_parameters=key.bindparams, escape_names=False
     )
+    return await _run_compiled(session, compiled, values)
+
+
+async def _run_compiled(session: AsyncSession, compiled: Any, values: dict[str, Any]) -> list[Any]:
     processors = compiled._bind_processors
     arguments = [
         processors[name](values[name]) if name in processors else values[name]
         for name in compiled.positiontup
     ]
     return await driver_fetch(session, compiled.string, arguments)
+
+
+_pages: dict[Any, Any] = {}
+
+
+async def fetch_page(
+    session: AsyncSession,
+    kept: Any,
+    extend: Callable[[Any], Any],
+    conditions: Sequence[Any],
+    params: dict[str, Any],
+    shape: Any,
+) -> list[Any]:
+    """Rows of ``extend(kept).where(*conditions)``, as ``fetch_views`` gives them, without
+    building that statement or computing its whole cache key on every request.
+
+    ``kept`` is a statement kept and reused (its cache key is computed once, on it);
+    ``extend`` adds what ``shape`` names (order, LIMIT as a ``bindparam``); each
+    condition's own cache key (cheap: a column, an operator, a value) completes the
+    shape. The SQL is compiled once per complete shape, shared by every caller whose
+    statement has it, and each request's values are taken from the bound parameters of
+    ``kept`` and of its conditions, put in by name. For list pages, where building the
+    statement and its cache key cost more than the query (bench/run.py).
+    """
+    keys = [kept._generate_cache_key(), *(c._generate_cache_key() for c in conditions)]
+    rider: Rider | None = session.info.get(RIDER)
+    entry: Any = False
+    if all(key is not None for key in keys):
+        complete = (shape, rider.column if rider else None, *(key.key for key in keys))
+        entry = _pages.get(complete)
+        if entry is None:
+            stmt = extend(kept).where(*conditions)
+            if rider is not None:
+                stmt = stmt.add_columns(rider.column)
+            entry = _compile_page(session, stmt, keys)
+            if len(_pages) >= _COMPILED_LIMIT:
+                _pages.clear()
+            _pages[complete] = entry
+    if not entry:
+        return await fetch_views(session, extend(kept).where(*conditions), params)
+    compiled, names = entry
+    values = {**params, **(rider.params if rider else {})}
+    for key, key_names in zip(keys, names, strict=True):
+        for bound, name in zip(key.bindparams, key_names, strict=True):
+            values[name] = bound.effective_value
+    rows = await _run_compiled(
+        session, compiled, compiled.construct_params(values, escape_names=False)
+    )
+    if rider is not None and rows:
+        del session.info[RIDER]
+        rider.settle(rows[0]._record[RIDER_LABEL])
+    return rows
+
+
+def _compile_page(session: AsyncSession, stmt: Any, keys: Sequence[Any]) -> Any:
+    """The compiled page statement and, per cache key, the names in the SQL of its bound
+    parameters; False when the statement cannot run on the driver this way."""
+    compiled = stmt.compile(dialect=session.bind.dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return False
+    by_key = {bound.key: name for bound, name in compiled.bind_names.items()}
+    try:
+        names = [[by_key[bound.key] for bound in key.bindparams] for key in keys]
+    except KeyError:  # a parameter rewritten on compiling: not this way
+        return False
+    return compiled, names
 
 
 def start_embedded(data_dir: Path, database: str = "berdaya") -> str:

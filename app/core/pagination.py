@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -20,9 +20,20 @@ from typing import Any, Generic, TypeVar
 import orjson
 from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Select, String, TypeDecorator, and_, or_, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    TypeDecorator,
+    and_,
+    bindparam,
+    or_,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.core.db import fetch_page
 from app.core.errors import Unprocessable
 
 T = TypeVar("T")
@@ -111,6 +122,9 @@ class Keyset:
         return ", ".join(sorted(self.columns))
 
 
+PAGE_LIMIT = "page_limit"  # the bound parameter of LIMIT in kept page statements
+
+
 async def paginate(
     session: Any,
     stmt: Select[Any],
@@ -118,13 +132,15 @@ async def paginate(
     keyset: Keyset,
     params: ListParams,
     filters: Mapping[str, Any],
+    conditions: Sequence[ColumnElement[bool]] = (),
     updated_column: InstrumentedAttribute[Any] | None = None,
-    fetch: Callable[[Any, Select[Any]], Awaitable[list[Any]]] | None = None,
+    kept: bool = False,
 ) -> tuple[Sequence[Any], str | None]:
-    """Run ``stmt`` one page at a time; returns the rows and the next cursor (or None).
+    """Run ``stmt`` with ``conditions`` one page at a time; the rows and the next cursor.
 
-    ``fetch`` runs a single-entity statement and returns its rows (``fetch_views``);
-    without it the statement runs on the session and rows of one element are unwrapped."""
+    A ``kept`` statement (built once by the caller and reused) runs on the driver through
+    ``fetch_page``: compiled once per shape, rows as read-only views. Otherwise the page
+    runs on the session (rows of one element unwrapped)."""
     sort = params.sort or keyset.default
     descending = sort.startswith("-")
     field = sort.lstrip("-")
@@ -134,24 +150,33 @@ async def paginate(
         )
     column = keyset.columns[field]
     digest = filter_digest({**filters, "updated_since": params.updated_since, "sort": sort})
+    conditions = list(conditions)
 
     if params.updated_since is not None and updated_column is not None:
-        stmt = stmt.where(updated_column >= params.updated_since)
+        conditions.append(updated_column >= params.updated_since)
 
     if params.cursor:
         last_value, last_id = _read_cursor(params.cursor, sort, digest, column)
         if descending:
-            stmt = stmt.where(
+            conditions.append(
                 or_(column < last_value, and_(column == last_value, keyset.id_column < last_id))
             )
         else:
-            stmt = stmt.where(tuple_(column, keyset.id_column) > tuple_(last_value, last_id))
+            conditions.append(tuple_(column, keyset.id_column) > tuple_(last_value, last_id))
 
     order = (column.desc(), keyset.id_column.desc()) if descending else (column, keyset.id_column)
-    stmt = stmt.order_by(*order).limit(params.limit + 1)
-    if fetch is not None:
-        items = await fetch(session, stmt)
+    items: Sequence[Any]
+    if kept:
+        items = await fetch_page(
+            session,
+            stmt,
+            lambda kept: kept.order_by(*order).limit(bindparam(PAGE_LIMIT, type_=Integer)),
+            conditions,
+            {PAGE_LIMIT: params.limit + 1},
+            shape=sort,
+        )
     else:
+        stmt = stmt.where(*conditions).order_by(*order).limit(params.limit + 1)
         items = [row[0] if len(row) == 1 else row for row in (await session.execute(stmt)).all()]
     next_cursor = None
     if len(items) > params.limit:

@@ -10,7 +10,7 @@ audit events, keyset lists) is written here once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fastapi import Request
@@ -28,7 +28,7 @@ from app.core.models import utcnow
 from app.core.pagination import Keyset, ListParams, paginate
 
 M = TypeVar("M", bound=SQLModel)
-_BY_ID_CACHE_SIZE = 4096
+_KEPT_STATEMENTS = 4096
 
 
 class ScopedRepository(Generic[M]):
@@ -38,8 +38,8 @@ class ScopedRepository(Generic[M]):
     keyset: ClassVar[Keyset]
 
     def __init__(self) -> None:
-        # GET-by-id statements per caller (``_by_id``).
-        self._by_id_statements: dict[tuple[Any, ...], Select[Any]] = {}
+        # Statements per caller and purpose (``_kept``).
+        self._statements: dict[tuple[Any, ...], Select[Any]] = {}
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
         """Rows the caller may see; override per resource with a rule from the policy."""
@@ -84,20 +84,29 @@ class ScopedRepository(Generic[M]):
         return row  # type: ignore[no-any-return]
 
     def _by_id(self, principal: Principal, include_deleted: bool) -> Select[Any]:
-        """The GET-by-id statement of this caller, built once: the scope depends only on
-        the principal's role, id and organisation, and the id is a bound parameter."""
-        key = (principal.role, principal.id, principal.organization_id, include_deleted)
-        cache = self._by_id_statements
-        stmt = cache.get(key)
-        if stmt is None:
-            if len(cache) >= _BY_ID_CACHE_SIZE:
-                cache.clear()
-            stmt = (
+        """The GET-by-id statement of this caller, the id a bound parameter."""
+        return self._kept(
+            ("by_id", include_deleted),
+            principal,
+            lambda: (
                 self.base_query(principal, include_deleted=include_deleted)
                 .where(self.model.id == bindparam("item_id"))
                 .add_columns(*self.read_columns())
-            )
-            cache[key] = stmt
+            ),
+        )
+
+    def _kept(
+        self, purpose: tuple[Any, ...], principal: Principal, build: Callable[[], Select[Any]]
+    ) -> Select[Any]:
+        """A statement of this caller built once: the scope depends only on the principal's
+        role, id and organisation (assignments are read in SQL, not taken from it)."""
+        key = (*purpose, principal.role, principal.id, principal.organization_id)
+        cache = self._statements
+        stmt = cache.get(key)
+        if stmt is None:
+            if len(cache) >= _KEPT_STATEMENTS:
+                cache.clear()
+            stmt = cache[key] = build()
         return stmt
 
     async def page(
@@ -109,17 +118,22 @@ class ScopedRepository(Generic[M]):
         conditions: Iterable[ColumnElement[bool]] = (),
         filters: Mapping[str, Any] | None = None,
     ) -> tuple[list[M], str | None]:
-        stmt = self.base_query(principal).add_columns(*self.read_columns())
-        for condition in conditions:
-            stmt = stmt.where(condition)
+        """A list page the caller may see; the statement without the filters and the
+        cursor is kept per caller and compiled once per shape (``fetch_page``)."""
+        base = self._kept(
+            ("page",),
+            principal,
+            lambda: self.base_query(principal).add_columns(*self.read_columns()),
+        )
         rows, next_cursor = await paginate(
             session,
-            stmt,
+            base,
             keyset=self.keyset,
             params=params,
             filters=filters or {},
+            conditions=list(conditions),
             updated_column=self.model.updated_at,
-            fetch=fetch_views,
+            kept=True,
         )
         return list(rows), next_cursor
 
