@@ -11,8 +11,10 @@ found, a list page, a route that reads nothing, a route the role may not use).
 from __future__ import annotations
 
 import logging
+import signal
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -212,3 +214,61 @@ async def test_a_get_answered_again_is_logged_once_with_its_route(
     assert len(lines) == 1
     assert lines[0].route == "/api/v1/communities/{community_id}"
     assert lines[0].principal_id == str(coordinator_user.id)
+
+
+async def test_an_export_by_a_disabled_admin_leaves_no_audit_entry_and_no_connection(
+    app, client, make_user, raw_db
+):
+    """Exports commit an audit entry and hold a connection for streaming before answering:
+    the cached caller is confirmed before either."""
+    user = await make_user(Role.admin)
+    caller = _client_for(client, app, user.id)
+    url = f"{API}/exports/people"
+    identified = {"identified": "true", "purpose": "checking the register"}
+    assert (await _warm(caller, url)).status_code == 200
+    audit = "SELECT count(*) FROM audit_events WHERE actor_id = $1"
+    entries = await raw_db.fetchval(audit, user.id)
+    pool = app.state.database.engine.pool
+    checked_out = pool.checkedout()
+    await _disable(raw_db, user.id)
+    response = await caller.get(url, params=identified)
+    assert response.status_code == 401, response.text
+    assert await raw_db.fetchval(audit, user.id) == entries
+    assert pool.checkedout() == checked_out
+
+
+@contextmanager
+def _alarm(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging: a spinning event loop never lets asyncio time out."""
+
+    def _expired(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+async def test_an_export_answered_again_streams_whole_and_is_audited_once(
+    app, client, make_user, make_community, raw_db
+):
+    """A harmless change (a new name) makes a cached export start again: the second
+    attempt streams every row (its answer waits on the real channel for the client's
+    disconnect) and leaves one audit entry."""
+    await make_community()
+    user = await make_user(Role.admin)
+    caller = _client_for(client, app, user.id)
+    url = f"{API}/exports/communities"
+    assert (await _warm(caller, url)).status_code == 200
+    audit = "SELECT count(*) FROM audit_events WHERE actor_id = $1 AND action = 'export'"
+    entries = await raw_db.fetchval(audit, user.id)
+    await raw_db.execute("UPDATE users SET full_name = 'Nama Baru' WHERE id = $1", user.id)
+    with _alarm(20):
+        response = await caller.get(url)
+    assert response.status_code == 200, response.text
+    assert len(response.text.strip().splitlines()) == 1
+    assert await raw_db.fetchval(audit, user.id) == entries + 1

@@ -451,3 +451,23 @@ async def test_callers_sharing_a_page_shape_each_get_their_own_scope(
             for query in ({}, {"kind": "desa"}):
                 page = (await caller.get(f"{API}/communities", params=query)).json()
                 assert [item["id"] for item in page["items"]] == [expected]
+
+
+async def test_a_page_whose_sql_has_a_value_no_key_carries_is_not_shared(app: Any) -> None:
+    """A bound value that neither the kept statement's key, a condition's key nor the
+    request supplies would keep the value of whoever compiled the page first: such a
+    statement is not compiled for sharing (``_compile_page`` refuses it)."""
+    from sqlalchemy import bindparam, select
+
+    from app.communities.models import Community
+    from app.core import db
+
+    kept = select(Community).where(Community.deleted_at.is_(None))
+    condition = Community.kind == "desa"
+    keys = [kept._generate_cache_key(), condition._generate_cache_key()]
+    async with app.state.database.read_sessions() as session:
+        covered = kept.where(condition).limit(bindparam("page_limit"))
+        assert db._compile_page(session, covered, keys, {"page_limit"})
+        hidden = covered.where(Community.region_code == bindparam("hidden", "32"))
+        assert db._compile_page(session, hidden, keys, {"page_limit"}) is False
+        assert db._compile_page(session, hidden, keys, {"page_limit", "hidden"})

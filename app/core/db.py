@@ -91,10 +91,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
-            await _confirm_rider(session)
+            await confirm_rider(session)
             raise
         else:
-            await _confirm_rider(session)
+            await confirm_rider(session)
             # A read session runs in autocommit: only pending objects (an audit event of
             # a GET) need the flush that commit does.
             if factory is database.sessions or session.new or session.dirty or session.deleted:
@@ -123,7 +123,10 @@ RIDER = "rider"
 RIDER_LABEL = "_rider"
 
 
-async def _confirm_rider(session: AsyncSession) -> None:
+async def confirm_rider(session: AsyncSession) -> None:
+    """Settle a pending rider now, with its own query. For a GET whose effects reach
+    beyond its answer (an audit entry committed, a connection held for streaming): they
+    must not happen for a caller found stale later."""
     rider: Rider | None = session.info.pop(RIDER, None)
     if rider is not None:
         await rider.confirm(session)
@@ -300,7 +303,8 @@ async def fetch_page(
             stmt = extend(kept).where(*conditions)
             if rider is not None:
                 stmt = stmt.add_columns(rider.column)
-            entry = _compile_page(session, stmt, keys)
+            supplied = {*params, *(rider.params if rider else ())}
+            entry = _compile_page(session, stmt, keys, supplied)
             if len(_pages) >= _COMPILED_LIMIT:
                 _pages.clear()
             _pages[complete] = entry
@@ -320,9 +324,11 @@ async def fetch_page(
     return rows
 
 
-def _compile_page(session: AsyncSession, stmt: Any, keys: Sequence[Any]) -> Any:
+def _compile_page(session: AsyncSession, stmt: Any, keys: Sequence[Any], supplied: set[str]) -> Any:
     """The compiled page statement and, per cache key, the names in the SQL of its bound
-    parameters; False when the statement cannot run on the driver this way."""
+    parameters; False when the statement cannot run on the driver this way, or when a
+    parameter of the SQL would get its value from neither a key nor ``supplied`` (it
+    would keep the value of the statement compiled here: another caller's, maybe)."""
     compiled = stmt.compile(dialect=session.bind.dialect)
     if compiled.post_compile_params or compiled.literal_execute_params:
         return False
@@ -330,6 +336,8 @@ def _compile_page(session: AsyncSession, stmt: Any, keys: Sequence[Any]) -> Any:
     try:
         names = [[by_key[bound.key] for bound in key.bindparams] for key in keys]
     except KeyError:  # a parameter rewritten on compiling: not this way
+        return False
+    if set(compiled.bind_names.values()) - {name for group in names for name in group} - supplied:
         return False
     return compiled, names
 

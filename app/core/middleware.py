@@ -204,18 +204,31 @@ class RetryOnceMiddleware:
                 raise
             again = _snapshot(before)
             again["state"][RETRIED] = True
-            await self.app(again, _no_body, send)
-            scope.update(again)  # what the access log reads (route, principal)
+            try:
+                await self.app(again, _body_taken(receive), send)
+            finally:
+                scope.update(again)  # what the access log reads (route, principal)
+
+
+def _body_taken(receive: Receive) -> Receive:
+    """``receive`` for a GET's second attempt: its (empty) body once, as the first attempt
+    may have taken it, then the real channel (a streaming answer waits there for the
+    client's disconnect: answering "request" forever would spin the event loop)."""
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return again
 
 
 def _snapshot(scope: Scope) -> Scope:
     """A copy of the scope as it was, one level deep (layers below fill in its dicts)."""
     return {key: dict(value) if isinstance(value, dict) else value for key, value in scope.items()}
-
-
-async def _no_body() -> Message:
-    """A GET's request body, for its second attempt (the first one took the real one)."""
-    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 class BodyLimitMiddleware:

@@ -39,6 +39,7 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role
 from app.auth.policy import READ, authorize
 from app.core import audit
+from app.core.db import confirm_rider
 from app.core.errors import Forbidden, NotFound, Unprocessable, problem_responses
 from app.exports.datasets import DATASETS, HIDDEN, PAD_SETTINGS, Dataset
 from app.people.service import PersonalData
@@ -575,6 +576,7 @@ async def export_dataset(
             raise Forbidden("only admins may export identified data")
         if not purpose:
             raise Unprocessable("identified exports need a purpose", loc=["query", "purpose"])
+    await confirm_rider(session)  # before the audit entry and the streaming connection
     await audit.record(
         session,
         principal,
