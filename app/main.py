@@ -170,7 +170,7 @@ def tune_garbage_collector() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_THRESHOLDS[0], GC_THRESHOLDS[1], GC_THRESHOLDS[2])
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from app.communities.models import CommunityFacilitator
 from app.core import ratelimit
 from app.core.db import RIDER, RIDER_LABEL, fetch_views, get_session
 from app.core.errors import RetryRequest, Unauthorized
-from app.core.middleware import RETRIED
+from app.core.middleware import RETRIED, RETRYABLE_METHODS
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token", auto_error=False, scheme_name="OAuth2Password"
@@ -38,11 +38,6 @@ def caller_stamp(user: Any, links: Any) -> ColumnElement[str]:
     """The user's state that a principal is made of, as one text (a row's text form:
     every field quoted, so no two states share a stamp). ``user`` and ``links`` are the
     users and community_facilitators tables or aliases of them."""
-    assigned = (
-        select(func.array_agg(aggregate_order_by(links.community_id, links.community_id)))
-        .where(links.user_id == user.id)
-        .scalar_subquery()
-    )
     state = tuple_(
         user.role,
         user.organization_id,
@@ -50,16 +45,20 @@ def caller_stamp(user: Any, links: Any) -> ColumnElement[str]:
         user.tokens_valid_after,
         user.email,
         user.full_name,
-        assigned,
+        assigned_communities(user, links),
     )
     return cast(state, Text)
 
 
-_assigned = (
-    select(func.coalesce(func.array_agg(CommunityFacilitator.community_id), []))
-    .where(CommunityFacilitator.user_id == User.id)
-    .scalar_subquery()
-)
+def assigned_communities(user: Any, links: Any) -> Any:
+    """The ids of the communities assigned to the user, in order (empty when none)."""
+    ordered = aggregate_order_by(links.community_id, links.community_id)
+    return (
+        select(func.coalesce(func.array_agg(ordered), []))
+        .where(links.user_id == user.id)
+        .scalar_subquery()
+    )
+
 
 _USER_PRINCIPAL = select(
     User.id,
@@ -69,7 +68,7 @@ _USER_PRINCIPAL = select(
     User.tokens_valid_after,
     User.email,
     User.full_name,
-    _assigned.label("community_ids"),
+    assigned_communities(User, CommunityFacilitator).label("community_ids"),
     caller_stamp(User, CommunityFacilitator).label("stamp"),
 ).where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
 
@@ -180,7 +179,7 @@ async def get_principal(
     except (InvalidToken, ValueError) as exc:
         raise Unauthorized("the access token is invalid or expired") from exc
     callers: CallerCache = request.app.state.callers
-    if request.method in _CACHED_METHODS and not request.scope["state"].get(RETRIED):
+    if request.method in RETRYABLE_METHODS and not request.scope["state"].get(RETRIED):
         cached = callers.get(subject, claims.issued_at)
         if cached is not None:
             session.info[RIDER] = CallerRider(cached, callers)
@@ -204,5 +203,4 @@ async def get_principal(
     return principal
 
 
-_CACHED_METHODS = frozenset({"GET", "HEAD"})
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

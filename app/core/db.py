@@ -231,13 +231,19 @@ async def fetch_views(
         carrying = kept[1]
         rows = await _fetch_compiled(session, carrying, {**(params or {}), **rider.params})
         if rows is not None:
-            if rows:  # no row, no value: the rider waits for the next read (or get_session)
-                del session.info[RIDER]
-                rider.settle(rows[0]._record[RIDER_LABEL])
-            return rows
+            return _settled(session, rider, rows)
     rows = await _fetch_compiled(session, stmt, params)
     if rows is None:
         return list((await session.execute(stmt, params)).scalars().all())
+    return rows
+
+
+def _settled(session: AsyncSession, rider: Rider, rows: list[Any]) -> list[Any]:
+    """``rows`` read with the rider's column: its value goes to the rider. No row, no
+    value: the rider waits for the next read (or ``get_session``)."""
+    if rows:
+        del session.info[RIDER]
+        rider.settle(rows[0]._record[RIDER_LABEL])
     return rows
 
 
@@ -318,10 +324,7 @@ async def fetch_page(
     rows = await _run_compiled(
         session, compiled, compiled.construct_params(values, escape_names=False)
     )
-    if rider is not None and rows:
-        del session.info[RIDER]
-        rider.settle(rows[0]._record[RIDER_LABEL])
-    return rows
+    return rows if rider is None else _settled(session, rider, rows)
 
 
 def _compile_page(session: AsyncSession, stmt: Any, keys: Sequence[Any], supplied: set[str]) -> Any:

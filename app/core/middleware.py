@@ -173,7 +173,7 @@ def _route_template(scope: Scope) -> str:
 
 
 RETRIED = "retried"  # scope["state"] key set on the second attempt of a request
-_RETRYABLE_METHODS = frozenset({"GET", "HEAD"})
+RETRYABLE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class RetryOnceMiddleware:
@@ -185,7 +185,7 @@ class RetryOnceMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _RETRYABLE_METHODS:
+        if scope["type"] != "http" or scope["method"] not in RETRYABLE_METHODS:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})

@@ -170,7 +170,7 @@ async def paginate(
         items = await fetch_page(
             session,
             stmt,
-            lambda kept: kept.order_by(*order).limit(bindparam(PAGE_LIMIT, type_=Integer)),
+            lambda base: base.order_by(*order).limit(bindparam(PAGE_LIMIT, type_=Integer)),
             conditions,
             {PAGE_LIMIT: params.limit + 1},
             shape=sort,
