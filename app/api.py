@@ -3,10 +3,10 @@
 from fastapi import APIRouter
 
 from app.assessments.router import router as assessments_router
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.communities.router import router as communities_router
-from app.core.audit_router import router as audit_router
 from app.exports.router import router as exports_router
 from app.participation.router import router as participation_router
 from app.participation.schemas import BatchRequest

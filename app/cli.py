@@ -135,8 +135,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
 
 def _personal_data(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.core.pii import Hasher, PiiCipher
-    from app.people.service import PersonalData
+    from app.core.pii import Hasher, PersonalData, PiiCipher
 
     settings.ensure_secrets()
     return PersonalData(

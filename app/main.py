@@ -29,8 +29,7 @@ from app.core.middleware import (
     RequestContextMiddleware,
     RetryOnceMiddleware,
 )
-from app.core.pii import Hasher, PiiCipher
-from app.people.service import PersonalData
+from app.core.pii import Hasher, PersonalData, PiiCipher
 
 PROBLEM_REF = "#/components/schemas/Problem"
 GC_THRESHOLDS = (10_000, 50, 100)  # Python's defaults are (700, 10, 10)

@@ -22,7 +22,8 @@ from app.auth.models import Role, User
 from app.auth.passwords import hash_password
 from app.communities.models import CommunityFacilitator
 from app.core.config import Settings
-from app.core.db import driver_listeners, ensure_database
+from app.core.db import ensure_database
+from app.core.fastpath import driver_listeners
 from app.main import create_app
 
 PASSWORD = "correct-horse-battery"

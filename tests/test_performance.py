@@ -313,7 +313,7 @@ async def test_rows_read_on_the_driver_match_the_session_and_cannot_be_changed(
     from sqlalchemy import select
 
     from app.communities.models import Community
-    from app.core.db import fetch_views
+    from app.core.fastpath import fetch_views
 
     community_id = uuid.UUID(world["community_id"])
     async with app.state.database.read_sessions() as session:
@@ -415,7 +415,7 @@ async def test_a_page_statement_is_compiled_once_per_shape(
 ) -> None:
     """Per shape, not per caller or value: another admin with the same filters shares it."""
     from app.auth.models import Role
-    from app.core import db
+    from app.core import fastpath as db
 
     await created(
         admin, "/communities", {"name": "Desa Uji", "kind": "desa", "region_code": "32.04.12.2001"}
@@ -460,7 +460,7 @@ async def test_a_page_whose_sql_has_a_value_no_key_carries_is_not_shared(app: An
     from sqlalchemy import bindparam, select
 
     from app.communities.models import Community
-    from app.core import db
+    from app.core import fastpath as db
 
     kept = select(Community).where(Community.deleted_at.is_(None))
     condition = Community.kind == "desa"

@@ -39,8 +39,8 @@ from app.assessments.schemas import (
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role, User
 from app.auth.policy import WRITE, authorize, can_write_in_community, person_scope
-from app.auth.principal import Principal
-from app.communities.router import communities
+from app.auth.repository import ScopedRepository, touch
+from app.communities.repository import communities
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
 from app.core.http import check_if_match, model_response
@@ -52,10 +52,10 @@ from app.core.pagination import (
     paginate,
     set_link_header,
 )
-from app.core.repository import ScopedRepository, touch
+from app.core.pii import PersonalDep
+from app.core.principal import Principal
 from app.core.transitions import TransitionRequest, check_move, record_transition
 from app.people.models import Person
-from app.people.router import PersonalDep
 from app.people.service import has_active_consent
 
 router = APIRouter(prefix="/needs-assessments", tags=["needs-assessments"])

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments.models import RANKABLE_KINDS, Ballot, Finding
-from app.people.service import data_export_sections
 
 
 @dataclass
@@ -89,13 +87,3 @@ async def refresh_priority_ranks(session: AsyncSession, assessment_id: uuid.UUID
         for rank, tally in enumerate(tallies, start=1):
             tally.finding.priority_rank = rank
     await session.flush()
-
-
-async def _export_ballots(session: AsyncSession, person_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(Ballot).where(Ballot.person_id == person_id).order_by(Ballot.created_at)
-    )
-    return [b.model_dump(mode="json", exclude={"version"}) for b in rows.scalars()]
-
-
-data_export_sections["ballots"] = _export_ballots

@@ -1,23 +1,17 @@
-"""Tables of authentication: users, refresh tokens, login failures."""
+"""Tables of authentication: users, service accounts, refresh tokens, login failures."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import DateTime, Index, func, text
 from sqlmodel import Field, SQLModel
 
 from app.core.models import IdMixin, ResourceMixin, enum_check, utcnow
+from app.core.principal import Role
 
-
-class Role(StrEnum):
-    admin = "admin"
-    coordinator = "coordinator"
-    facilitator = "facilitator"
-    analyst = "analyst"
-    partner = "partner"
+__all__ = ["LoginFailure", "RefreshToken", "Role", "ServiceAccount", "User"]
 
 
 class User(ResourceMixin, table=True):
@@ -99,4 +93,36 @@ class LoginFailure(SQLModel, table=True):
         sa_type=DateTime(timezone=True),
         nullable=False,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": func.now()},
+    )
+
+
+class ServiceAccount(ResourceMixin, table=True):
+    """A machine client of a partner organisation (OAuth2 client credentials)."""
+
+    __tablename__ = "service_accounts"
+    __table_args__ = (Index("ix_service_accounts_created_at_id", "created_at", "id"),)
+
+    name: str = Field(max_length=200, nullable=False)
+    organization_id: uuid.UUID | None = Field(
+        default=None, foreign_key="partners.id", nullable=True, index=True
+    )
+    role: str = Field(max_length=20, nullable=False)
+    client_id: str = Field(max_length=64, nullable=False, unique=True)
+    secret_hash: str = Field(max_length=64, nullable=False)
+    # After a rotation the old secret keeps working until this instant.
+    previous_secret_hash: str | None = Field(default=None, max_length=64, nullable=True)
+    previous_secret_expires_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
+    )
+    revoked_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
+    )
+    last_used_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
     )

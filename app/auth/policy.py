@@ -9,24 +9,26 @@ Two questions, answered only here:
   are simply not found (404) without any route remembering to check.
 
 Partner scope: a partner principal sees what concerns its own organisation's
-partnerships: the programs a registered source names (``register_partner_program_source``,
-used by the partnerships package) and those programs' communities. Until a source
-exists, partners see nothing (fail closed).
+partnerships: the programs of its live, non-terminated partnerships
+(``partner_programs``) and those programs' communities.
+
+The policy reads the tables that define scope (facilitator assignments, program
+communities, partnerships) directly: resource packages' ``models.py`` are the table
+layer below ``app.auth`` (see the README's layout notes).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select, true, union
+from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlmodel import col
 
-from app.auth.models import Role
-from app.auth.principal import Principal
 from app.communities.models import CommunityFacilitator
 from app.core.errors import Forbidden
+from app.core.principal import Principal, Role
+from app.partners.models import Partnership, PartnershipStatus
 from app.programs.models import ProgramCommunity
 
 READ, WRITE, DELETE, RESTORE, ERASE = "read", "write", "delete", "restore", "erase"
@@ -130,21 +132,14 @@ def authorize(principal: Principal, resource: str, action: str) -> None:
         raise Forbidden(f"the {principal.role.value} role may not {action} {resource}")
 
 
-PartnerProgramSource = Callable[[uuid.UUID], Select[Any]]
-_partner_program_sources: list[PartnerProgramSource] = []
-
-
-def register_partner_program_source(source: PartnerProgramSource) -> None:
-    """Let the partnerships package say which program ids an organisation may see."""
-    if source not in _partner_program_sources:
-        _partner_program_sources.append(source)
-
-
-def partner_programs(organization_id: uuid.UUID) -> Select[Any] | None:
-    sources = [source(organization_id) for source in _partner_program_sources]
-    if not sources:
-        return None
-    return select(union(*sources).subquery().c[0])
+def partner_programs(organization_id: uuid.UUID) -> Select[Any]:
+    """A partner organisation sees the programs where it has a live, non-terminated
+    partnership."""
+    return select(Partnership.program_id).where(
+        Partnership.partner_id == organization_id,
+        Partnership.deleted_at.is_(None),
+        Partnership.status != PartnershipStatus.terminated.value,
+    )
 
 
 def facilitator_communities(user_id: uuid.UUID) -> Select[Any]:
@@ -158,13 +153,11 @@ def community_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
     if principal.role is Role.facilitator:
         return column.in_(facilitator_communities(principal.id))
     if principal.role is Role.partner and principal.organization_id is not None:
-        programs = partner_programs(principal.organization_id)
-        if programs is not None:
-            return column.in_(
-                select(ProgramCommunity.community_id).where(
-                    col(ProgramCommunity.program_id).in_(programs)
-                )
+        return column.in_(
+            select(ProgramCommunity.community_id).where(
+                col(ProgramCommunity.program_id).in_(partner_programs(principal.organization_id))
             )
+        )
     return false()
 
 
@@ -180,9 +173,7 @@ def program_scope(principal: Principal, column: Any) -> ColumnElement[bool]:
             )
         )
     if principal.role is Role.partner and principal.organization_id is not None:
-        programs = partner_programs(principal.organization_id)
-        if programs is not None:
-            return column.in_(programs)
+        return column.in_(partner_programs(principal.organization_id))
     return false()
 
 

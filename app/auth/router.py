@@ -9,24 +9,22 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import service
+from app.auth import service, service_accounts
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role, User
 from app.auth.passwords import hash_password
 from app.auth.policy import READ, WRITE, authorize
+from app.auth.repository import ScopedRepository
 from app.auth.schemas import Me, TokenResponse, UserCreate, UserRead, UserUpdate
 from app.core.errors import BadRequest, Conflict, Unprocessable, problem_responses
 from app.core.http import model_response
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
-from app.core.repository import ScopedRepository
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 jwks_router = APIRouter(tags=["auth"])
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials")
-# Grants provided by other packages (service accounts add client_credentials).
-extra_grants: dict[str, Any] = {}
 
 
 @router.post(
@@ -59,8 +57,8 @@ async def token(
         if not refresh_token:
             raise BadRequest("refresh_token is required for the refresh_token grant")
         issued = await service.refresh_grant(session, tokens, settings, refresh_token)
-    elif grant_type in extra_grants:
-        issued = await extra_grants[grant_type](
+    elif grant_type == "client_credentials":
+        issued = await service_accounts.client_credentials_grant(
             session, tokens, settings, client_id, client_secret, address
         )
     else:

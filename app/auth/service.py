@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,24 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import LoginFailure, RefreshToken, Role, User
 from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
-from app.auth.principal import Principal
 from app.auth.tokens import TokenService, hash_opaque_token, new_opaque_token
 from app.core import audit
 from app.core.config import Settings
 from app.core.errors import Conflict, TooManyRequests, Unauthorized, Unprocessable
+from app.core.principal import Principal
+from app.partners.models import Partner
 
 WRONG_CREDENTIALS = "the credentials are not valid"
 
-# Set by the partners package: does a partner organisation with this id exist?
-organization_checks: list[Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]] = []
-
 
 async def check_organization(session: AsyncSession, organization_id: uuid.UUID | None) -> None:
+    """422 unless ``organization_id`` is a live partner organisation (or None)."""
     if organization_id is None:
         return
-    for exists in organization_checks:
-        if not await exists(session, organization_id):
-            raise Unprocessable("partner organisation not found", loc=["body", "organization_id"])
+    found = await session.scalar(
+        select(func.count()).where(Partner.id == organization_id, Partner.deleted_at.is_(None))
+    )
+    if not found:
+        raise Unprocessable("partner organisation not found", loc=["body", "organization_id"])
 
 
 @dataclass(frozen=True)

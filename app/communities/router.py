@@ -10,16 +10,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role, User
-from app.auth.policy import READ, WRITE, authorize, community_scope
-from app.auth.principal import Principal
+from app.auth.policy import READ, WRITE, authorize
 from app.communities.models import Community, CommunityFacilitator, CommunityKind, DevelopmentIndex
+from app.communities.repository import communities, ensure_year_free, indices
 from app.communities.schemas import (
     CommunityCreate,
     CommunityRead,
@@ -31,55 +31,13 @@ from app.communities.schemas import (
 )
 from app.communities.service import idm_score, idm_status
 from app.core import audit
-from app.core.errors import Conflict, NotFound, Unprocessable, problem_responses
+from app.core.errors import NotFound, Unprocessable, problem_responses
 from app.core.http import model_response
-from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.principal import Principal
 from app.core.regions import RegionPrefixQuery
-from app.core.repository import ScopedRepository
 
 router = APIRouter(prefix="/communities", tags=["communities"])
-
-
-class CommunityRepository(ScopedRepository[Community]):
-    model = Community
-    resource = "communities"
-    label = "community"
-    keyset = Keyset(
-        columns={
-            "created_at": Community.created_at,
-            "updated_at": Community.updated_at,
-            "name": Community.name,
-        },
-        id_column=Community.id,  # type: ignore[arg-type]
-    )
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return community_scope(principal, Community.id)
-
-
-class DevelopmentIndexRepository(ScopedRepository[DevelopmentIndex]):
-    model = DevelopmentIndex
-    resource = "development_indices"
-    label = "development index"
-    keyset = Keyset(
-        columns={
-            "created_at": DevelopmentIndex.created_at,
-            "updated_at": DevelopmentIndex.updated_at,
-            "year": DevelopmentIndex.year,
-        },
-        id_column=DevelopmentIndex.id,  # type: ignore[arg-type]
-        default="year",
-    )
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return community_scope(principal, DevelopmentIndex.community_id)
-
-    async def before_restore(self, session: AsyncSession, entity: DevelopmentIndex) -> None:
-        await ensure_year_free(session, entity.community_id, entity.year)
-
-
-communities = CommunityRepository()
-indices = DevelopmentIndexRepository()
 
 
 def _read(community: Community) -> CommunityRead:
@@ -281,20 +239,6 @@ async def unassign_facilitator(
 
 def _read_index(entry: DevelopmentIndex) -> DevelopmentIndexRead:
     return DevelopmentIndexRead.model_validate(entry)
-
-
-async def ensure_year_free(
-    session: AsyncSession, community_id: uuid.UUID, year: int, exclude: uuid.UUID | None = None
-) -> None:
-    stmt = select(func.count()).where(
-        DevelopmentIndex.community_id == community_id,
-        DevelopmentIndex.year == year,
-        DevelopmentIndex.deleted_at.is_(None),
-    )
-    if exclude is not None:
-        stmt = stmt.where(DevelopmentIndex.id != exclude)
-    if await session.scalar(stmt):
-        raise Conflict(f"this community already has a development index for {year}")
 
 
 async def _get_index(

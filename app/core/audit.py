@@ -16,7 +16,7 @@ from app.core.context import request_id_var
 from app.core.models import IdMixin, utcnow
 
 if TYPE_CHECKING:
-    from app.auth.principal import Principal
+    from app.core.principal import Principal
 
 
 class AuditEvent(IdMixin, table=True):

@@ -33,8 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.core.db import fetch_page
 from app.core.errors import Unprocessable
+from app.core.fastpath import fetch_page
 
 T = TypeVar("T")
 

@@ -18,9 +18,11 @@ import hmac
 import os
 import uuid
 from dataclasses import dataclass
+from typing import Annotated
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import Depends, Request
 
 FORMAT = "v1"
 
@@ -120,3 +122,26 @@ def mask(value: str, visible: int) -> str:
     if len(value) <= visible:
         return "*" * len(value)
     return "*" * (len(value) - visible) + value[-visible:]
+
+
+NIK_FIELD, PHONE_FIELD = "nik", "phone"
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """The keys of one running app: the cipher of personal fields and the keyed hashes."""
+
+    cipher: PiiCipher
+    hasher: Hasher
+
+    def nik_digest(self, nik: str) -> str:
+        return self.hasher.lookup_digest(nik, NIK_FIELD)
+
+
+async def personal_data(request: Request) -> PersonalData:
+    """FastAPI dependency: the app's ``PersonalData`` (async: no thread hop)."""
+    data: PersonalData = request.app.state.personal_data
+    return data
+
+
+PersonalDep = Annotated[PersonalData, Depends(personal_data)]

@@ -17,10 +17,10 @@ from sqlalchemy import DateTime, Index, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field as SQLField
 
-from app.auth.principal import Principal
 from app.core import audit
 from app.core.errors import Conflict
 from app.core.models import IdMixin, utcnow
+from app.core.principal import Principal
 from app.core.schemas import InputModel
 
 

@@ -39,10 +39,10 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role
 from app.auth.policy import READ, authorize
 from app.core import audit
-from app.core.db import confirm_rider
 from app.core.errors import Forbidden, NotFound, Unprocessable, problem_responses
+from app.core.fastpath import confirm_rider
+from app.core.pii import PersonalData
 from app.exports.datasets import DATASETS, HIDDEN, PAD_SETTINGS, Dataset
-from app.people.service import PersonalData
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 

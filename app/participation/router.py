@@ -15,7 +15,7 @@ from sqlmodel import col
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role
 from app.auth.policy import READ, WRITE, authorize, can_write_in_community, person_scope
-from app.auth.principal import Principal
+from app.auth.repository import ScopedRepository
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -24,7 +24,8 @@ from app.core.errors import (
 )
 from app.core.http import model_response
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
-from app.core.repository import ScopedRepository
+from app.core.pii import PersonalData, PersonalDep
+from app.core.principal import Principal
 from app.participation import service
 from app.participation.models import Level, ParticipationRecord, ParticipationRole
 from app.participation.schemas import (
@@ -35,8 +36,6 @@ from app.participation.schemas import (
     RecordRead,
     RecordUpdate,
 )
-from app.people.router import PersonalDep
-from app.people.service import PersonalData
 
 router = APIRouter(prefix="/participation-records", tags=["participation"])
 RESOURCE = "participation_records"

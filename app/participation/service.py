@@ -12,21 +12,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Uuid, and_, any_, bindparam, case, func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.assessments.models import NeedsAssessment
 from app.auth.policy import can_write_in_community, person_scope, program_scope
-from app.auth.principal import Principal
 from app.core.audit import AuditEvent
 from app.core.context import request_id_var
-from app.core.db import fetch_views
+from app.core.fastpath import among, fetch_views
 from app.core.models import uuid7
-from app.participation.models import LEVEL_ORDER, ParticipationRecord
+from app.core.principal import Principal
+from app.participation.models import ParticipationRecord
 from app.people.models import Person
-from app.people.service import data_export_sections, has_active_consent
+from app.people.service import has_active_consent
 from app.programs.models import Activity, Program, ProgramCommunity
 
 PROGRAM_PURPOSE, ASSESSMENT_PURPOSE = "program_participation", "needs_assessment"
@@ -61,14 +61,8 @@ class Lookups:
     assessments: dict[uuid.UUID, Context] = field(default_factory=dict)
 
 
-def _among(column: Any, name: str) -> Any:
-    """``column = ANY(:name)``: one bound array however many ids, so the statement keeps
-    one shape and can run on the driver (``fetch_views``), unlike an expanding IN list."""
-    return col(column) == any_(bindparam(name, type_=ARRAY(Uuid())))
-
-
 _PROGRAM_MEMBERS = select(ProgramCommunity.program_id, ProgramCommunity.community_id).where(
-    _among(ProgramCommunity.program_id, "programs")
+    among(ProgramCommunity.program_id, "programs")
 )
 
 
@@ -93,7 +87,7 @@ async def load_lookups(
                 Person.consent_purposes,
                 Person.erased_at,
             ).where(
-                _among(Person.id, "people"),
+                among(Person.id, "people"),
                 Person.deleted_at.is_(None),
                 person_scope(principal, Person.community_id),
             ),
@@ -112,7 +106,7 @@ async def load_lookups(
             )
             .join(Program, Program.id == Activity.program_id)
             .where(
-                _among(Activity.id, "activities"),
+                among(Activity.id, "activities"),
                 Activity.deleted_at.is_(None),
                 program_scope(principal, Program.id),
                 Program.deleted_at.is_(None),
@@ -345,69 +339,3 @@ async def insert_records(
             ],
         )
     return created
-
-
-LEVEL_RANK = case(
-    {level: rank for rank, level in enumerate(LEVEL_ORDER)}, value=ParticipationRecord.level
-)
-
-
-_SUMMARY = (
-    select(
-        ParticipationRecord.person_id,
-        func.count().label("records"),
-        func.max(LEVEL_RANK).label("rank"),
-    )
-    .where(
-        _among(ParticipationRecord.person_id, "ids"),
-        ParticipationRecord.deleted_at.is_(None),
-    )
-    .group_by(ParticipationRecord.person_id)
-)
-
-
-def _of_person(aggregate: Any, label: str) -> Any:
-    return (
-        select(aggregate)
-        .where(ParticipationRecord.person_id == Person.id, ParticipationRecord.deleted_at.is_(None))
-        .scalar_subquery()
-        .label(label)
-    )
-
-
-# The same summary as columns of a read of people (GET by id, list pages): no query of
-# its own (``PersonRepository.read_columns``).
-SUMMARY_COLUMNS = (
-    _of_person(func.count(), "participation_records"),
-    _of_person(func.max(LEVEL_RANK), "participation_rank"),
-)
-
-
-async def participation_summary(
-    session: AsyncSession, people: Sequence[Any]
-) -> dict[uuid.UUID, tuple[int, str | None]]:
-    """Count and highest IAP2 level per person: read with the people when they were read
-    with ``SUMMARY_COLUMNS``, else in one grouped query (no N+1)."""
-    if not people:
-        return {}
-    if all(hasattr(p, "participation_rank") for p in people):
-        summary = [(p.id, p.participation_records, p.participation_rank) for p in people]
-    else:
-        rows = await fetch_views(session, _SUMMARY, {"ids": [p.id for p in people]})
-        summary = [(row.person_id, row.records, row.rank) for row in rows]
-    return {
-        person_id: (records, LEVEL_ORDER[rank] if rank is not None else None)
-        for person_id, records, rank in summary
-    }
-
-
-async def _export_records(session: AsyncSession, person_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(ParticipationRecord)
-        .where(ParticipationRecord.person_id == person_id)
-        .order_by(ParticipationRecord.date, ParticipationRecord.id)
-    )
-    return [r.model_dump(mode="json", exclude={"created_by", "version"}) for r in rows.scalars()]
-
-
-data_export_sections["participation_records"] = _export_records

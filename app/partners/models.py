@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Index, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Text, text
 from sqlmodel import Field
 
 from app.core.models import ResourceMixin, enum_check
@@ -122,35 +122,3 @@ class Contribution(ResourceMixin, table=True):
     contributed_on: date = Field(sa_type=Date, nullable=False)  # type: ignore[call-overload]
     description: str | None = Field(default=None, max_length=2000, nullable=True)
     recorded_by: uuid.UUID | None = Field(default=None, nullable=True)
-
-
-class ServiceAccount(ResourceMixin, table=True):
-    """A machine client of a partner organisation (OAuth2 client credentials)."""
-
-    __tablename__ = "service_accounts"
-    __table_args__ = (Index("ix_service_accounts_created_at_id", "created_at", "id"),)
-
-    name: str = Field(max_length=200, nullable=False)
-    organization_id: uuid.UUID | None = Field(
-        default=None, foreign_key="partners.id", nullable=True, index=True
-    )
-    role: str = Field(max_length=20, nullable=False)
-    client_id: str = Field(max_length=64, nullable=False, unique=True)
-    secret_hash: str = Field(max_length=64, nullable=False)
-    # After a rotation the old secret keeps working until this instant.
-    previous_secret_hash: str | None = Field(default=None, max_length=64, nullable=True)
-    previous_secret_expires_at: datetime | None = Field(
-        default=None,
-        sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
-    )
-    revoked_at: datetime | None = Field(
-        default=None,
-        sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
-    )
-    last_used_at: datetime | None = Field(
-        default=None,
-        sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
-    )

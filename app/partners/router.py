@@ -11,26 +11,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import router as auth_router
-from app.auth import service as auth_service
-from app.auth.deps import PrincipalDep, SessionDep, principal_loaders
-from app.auth.models import Role
+from app.auth import service_accounts as accounts
+from app.auth.deps import PrincipalDep, SessionDep
+from app.auth.models import Role, ServiceAccount
 from app.auth.policy import (
     READ,
     WRITE,
     authorize,
     organization_scope,
     partnership_scope,
-    register_partner_program_source,
 )
-from app.auth.principal import Principal
+from app.auth.repository import ScopedRepository, touch
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
 from app.core.http import check_if_match, model_response
 from app.core.models import utcnow
 from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
+from app.core.principal import Principal
 from app.core.regions import RegionPrefixQuery
-from app.core.repository import ScopedRepository, touch
 from app.core.transitions import (
     StatusTransition,
     TransitionRead,
@@ -38,7 +36,6 @@ from app.core.transitions import (
     check_move,
     record_transition,
 )
-from app.partners import accounts
 from app.partners.models import (
     PARTNERSHIP_MACHINE,
     Contribution,
@@ -48,7 +45,6 @@ from app.partners.models import (
     Partnership,
     PartnershipRole,
     PartnershipStatus,
-    ServiceAccount,
 )
 from app.partners.schemas import (
     ContributionCreate,
@@ -65,58 +61,11 @@ from app.partners.schemas import (
     ServiceAccountSecret,
     ServiceAccountUpdate,
 )
-from app.programs.router import programs
-from app.programs.terms import implementer_sources
+from app.programs.repository import programs
 
 partners_router = APIRouter(prefix="/partners", tags=["partners"])
 partnerships_router = APIRouter(prefix="/partnerships", tags=["partnerships"])
 accounts_router = APIRouter(prefix="/service-accounts", tags=["service-accounts"])
-
-
-# --- the partner rule, wired into the shared policy and the token endpoint -----------------
-
-
-def _partner_programs(organization_id: uuid.UUID) -> Select[Any]:
-    """A partner organisation sees the programs where it has a live, non-terminated
-    partnership."""
-    return select(Partnership.program_id).where(
-        Partnership.partner_id == organization_id,
-        Partnership.deleted_at.is_(None),
-        Partnership.status != PartnershipStatus.terminated.value,
-    )
-
-
-async def _organization_exists(session: AsyncSession, organization_id: uuid.UUID) -> bool:
-    found = await session.scalar(
-        select(func.count()).where(Partner.id == organization_id, Partner.deleted_at.is_(None))
-    )
-    return bool(found)
-
-
-register_partner_program_source(_partner_programs)
-auth_service.organization_checks[:] = [_organization_exists]
-auth_router.extra_grants["client_credentials"] = accounts.client_credentials_grant
-if accounts.load_service_account_principal not in principal_loaders:
-    principal_loaders.append(accounts.load_service_account_principal)
-
-
-async def _program_partners(session: AsyncSession, program_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(Partner.name, Partner.kind, Partnership.role, Partnership.status)
-        .join(Partnership, Partnership.partner_id == Partner.id)
-        .where(
-            Partnership.program_id == program_id,
-            Partnership.deleted_at.is_(None),
-            Partner.deleted_at.is_(None),
-            Partnership.status != PartnershipStatus.terminated.value,
-        )
-        .order_by(Partner.name, Partnership.role)
-    )
-    return [{"name": n, "kind": k, "role": r, "status": s} for n, k, r, s in rows]
-
-
-if _program_partners not in implementer_sources:
-    implementer_sources.append(_program_partners)
 
 
 # --- repositories ---------------------------------------------------------------------------

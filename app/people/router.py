@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import ColumnElement
@@ -19,18 +19,18 @@ from app.auth.policy import (
     allowed,
     authorize,
     can_write_in_community,
-    person_scope,
 )
-from app.auth.principal import Principal
-from app.communities.router import communities
+from app.auth.repository import touch
+from app.communities.repository import communities
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
 from app.core.http import model_response
-from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
-from app.core.repository import ScopedRepository, touch
-from app.participation.service import SUMMARY_COLUMNS, participation_summary
-from app.people import service
+from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pii import PersonalData, PersonalDep
+from app.core.principal import Principal
+from app.people import repository, service
 from app.people.models import Person, Sex, VulnerableGroup
+from app.people.repository import participation_summary, people
 from app.people.schemas import (
     DataExport,
     NikLookup,
@@ -39,40 +39,9 @@ from app.people.schemas import (
     PersonRead,
     PersonUpdate,
 )
-from app.people.service import PersonalData, present
+from app.people.service import present
 
 router = APIRouter(prefix="/people", tags=["people"])
-
-
-class PersonRepository(ScopedRepository[Person]):
-    model = Person
-    resource = "people"
-    label = "person"
-    keyset = Keyset(
-        columns={"created_at": Person.created_at, "updated_at": Person.updated_at},
-        id_column=Person.id,  # type: ignore[arg-type]
-    )
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return person_scope(principal, Person.community_id)
-
-    def read_columns(self) -> tuple[Any, ...]:
-        return SUMMARY_COLUMNS
-
-    async def before_restore(self, session: AsyncSession, entity: Person) -> None:
-        await service.ensure_nik_free(session, entity.nik_hash, exclude=entity.id)
-
-
-people = PersonRepository()
-
-
-async def personal_data(request: Request) -> PersonalData:
-    # async although it awaits nothing: FastAPI runs plain-def dependencies in a thread.
-    data: PersonalData = request.app.state.personal_data
-    return data
-
-
-PersonalDep = Annotated[PersonalData, Depends(personal_data)]
 
 
 async def views(
@@ -199,7 +168,7 @@ async def create_person(
     if values.get("consent_purposes") and not values.get("consent_given_at"):
         values["consent_given_at"] = datetime.now(UTC)
     service.apply_personal_fields(values, personal)
-    await service.ensure_nik_free(session, values.get("nik_hash"))
+    await repository.ensure_nik_free(session, values.get("nik_hash"))
     person = Person(**values)
     session.add(person)
     await service.flush_unique(session)
@@ -299,7 +268,7 @@ async def update_person(
     personal_names = {name for name in ("nik", "phone") if name in changes}
     service.apply_personal_fields(changes, personal)
     if "nik_hash" in changes:
-        await service.ensure_nik_free(session, changes["nik_hash"], exclude=person.id)
+        await repository.ensure_nik_free(session, changes["nik_hash"], exclude=person.id)
     if changes.get("consent_purposes") and person.consent_given_at is None:
         changes.setdefault("consent_given_at", datetime.now(UTC))
     changed = [k for k, v in changes.items() if getattr(person, k) != v]

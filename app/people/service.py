@@ -4,35 +4,24 @@ data-subject rights (export, erasure) and key rotation."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
-from app.auth.principal import Principal
 from app.core import audit
 from app.core.errors import Conflict
-from app.core.pii import Hasher, PiiCipher, mask
+from app.core.pii import NIK_FIELD, PHONE_FIELD, PersonalData, PiiCipher, mask
+from app.core.principal import Principal
+from app.people import repository
 from app.people.models import Person
 from app.people.schemas import PersonRead
 
-NIK_FIELD, PHONE_FIELD = "nik", "phone"
 # Field names that are personal values: they may appear in audit entries by name only.
 ENCRYPTED_FIELDS = {"nik": "nik_ciphertext", "phone": "phone_ciphertext"}
-
-
-@dataclass(frozen=True)
-class PersonalData:
-    cipher: PiiCipher
-    hasher: Hasher
-
-    def nik_digest(self, nik: str) -> str:
-        return self.hasher.lookup_digest(nik, NIK_FIELD)
 
 
 def has_active_consent(person: Person, purpose: str | None = None) -> bool:
@@ -103,19 +92,6 @@ def apply_personal_fields(changes: dict[str, Any], personal: PersonalData) -> No
         changes["birth_decade"] = decade_of(changes["birth_year"])
 
 
-async def ensure_nik_free(
-    session: AsyncSession, nik_hash: str | None, exclude: uuid.UUID | None = None
-) -> None:
-    """409 for a NIK already registered to a live person, without saying whose."""
-    if nik_hash is None:
-        return
-    stmt = select(func.count()).where(Person.nik_hash == nik_hash, Person.deleted_at.is_(None))
-    if exclude is not None:
-        stmt = stmt.where(Person.id != exclude)
-    if await session.scalar(stmt):
-        raise Conflict("a person with this NIK is already registered")
-
-
 async def flush_unique(session: AsyncSession) -> None:
     """Flush in a savepoint so a concurrent duplicate NIK becomes a 409, not a 500."""
     try:
@@ -154,16 +130,9 @@ async def erase(session: AsyncSession, principal: Principal, person: Person) -> 
     )
 
 
-# Other packages add the records that point at a person (participation, ballots...).
-DataExportSection = Callable[[AsyncSession, uuid.UUID], Awaitable[list[dict[str, Any]]]]
-data_export_sections: dict[str, DataExportSection] = {}
-
-
 async def collect_data_export(session: AsyncSession, person_id: uuid.UUID) -> dict[str, Any]:
-    return {
-        name: await section(session, person_id)
-        for name, section in sorted(data_export_sections.items())
-    }
+    """The records of other resources that point at the person, by resource."""
+    return await repository.records_of_person(session, person_id)
 
 
 async def reencrypt_all(session: AsyncSession, cipher: PiiCipher, batch: int = 500) -> int:

@@ -8,25 +8,23 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.deps import PrincipalDep, SessionDep
-from app.auth.policy import APPROVE, WRITE, authorize, can_write_in_community, program_scope
-from app.auth.principal import Principal
+from app.auth.policy import APPROVE, WRITE, authorize, can_write_in_community
 from app.communities.models import Community
 from app.core.errors import Forbidden, NotFound, Unprocessable, problem_responses
 from app.core.http import check_if_match, model_response
 from app.core.pagination import (
-    Keyset,
     ListParams,
     Page,
     list_params,
     set_link_header,
 )
+from app.core.principal import Principal
 from app.core.regions import RegionPrefixQuery
-from app.core.repository import ScopedRepository
 from app.core.transitions import (
     StatusTransition,
     TransitionRead,
@@ -46,6 +44,13 @@ from app.programs.models import (
     Program,
     ProgramCommunity,
     ProgramStatus,
+)
+from app.programs.repository import (
+    activities,
+    budget_lines,
+    indicators,
+    measurements,
+    programs,
 )
 from app.programs.schemas import (
     ActivityCreate,
@@ -70,94 +75,6 @@ from app.programs.terms import build_terms, render_markdown
 router = APIRouter(prefix="/programs", tags=["programs"])
 
 RESOURCE = "programs"
-
-
-class ProgramRepository(ScopedRepository[Program]):
-    model = Program
-    resource = RESOURCE
-    label = "program"
-    keyset = Keyset(
-        columns={
-            "created_at": Program.created_at,
-            "updated_at": Program.updated_at,
-            "code": Program.code,
-            "title": Program.title,
-        },
-        id_column=Program.id,  # type: ignore[arg-type]
-    )
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        return program_scope(principal, Program.id)
-
-    async def before_restore(self, session: AsyncSession, entity: Program) -> None:
-        await service.ensure_code_free(session, entity.code, exclude=entity.id)
-
-
-class ProgramChildRepository(ScopedRepository[Any]):
-    """A table hanging under a program (``program_id``): visible when its program is."""
-
-    def base_query(self, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
-        visible = select(Program.id).where(
-            program_scope(principal, Program.id), Program.deleted_at.is_(None)
-        )
-        stmt = select(self.model).where(self.model.program_id.in_(visible))
-        if not include_deleted:
-            stmt = stmt.where(self.model.deleted_at.is_(None))
-        return stmt
-
-
-def _child(model: type[Any], resource: str, label: str, extra_sort: dict[str, Any]) -> Any:
-    keyset = Keyset(
-        columns={"created_at": model.created_at, "updated_at": model.updated_at, **extra_sort},
-        id_column=model.id,
-    )
-    return type(
-        f"{model.__name__}Repository",
-        (ProgramChildRepository,),
-        {"model": model, "resource": resource, "label": label, "keyset": keyset},
-    )()
-
-
-class MeasurementRepository(ScopedRepository[Measurement]):
-    model = Measurement
-    resource = "measurements"
-    label = "measurement"
-    keyset = Keyset(
-        columns={
-            "created_at": Measurement.created_at,
-            "updated_at": Measurement.updated_at,
-            "measured_on": Measurement.measured_on,
-        },
-        id_column=Measurement.id,  # type: ignore[arg-type]
-        default="measured_on",
-    )
-
-    def base_query(self, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
-        visible = (
-            select(Indicator.id)
-            .join(Program, Program.id == Indicator.program_id)
-            .where(
-                program_scope(principal, Program.id),
-                Program.deleted_at.is_(None),
-                Indicator.deleted_at.is_(None),
-            )
-        )
-        stmt = select(Measurement).where(col(Measurement.indicator_id).in_(visible))
-        if not include_deleted:
-            stmt = stmt.where(Measurement.deleted_at.is_(None))
-        return stmt
-
-
-programs = ProgramRepository()
-activities = _child(
-    Activity,
-    "activities",
-    "activity",
-    {"scheduled_start": Activity.scheduled_start, "title": Activity.title},
-)
-indicators = _child(Indicator, "indicators", "indicator", {"name": Indicator.name})
-budget_lines = _child(BudgetLine, "budget_lines", "budget line", {})
-measurements = MeasurementRepository()
 
 
 async def _read_many(session: AsyncSession, rows: list[Program]) -> list[ProgramRead]:

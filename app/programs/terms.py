@@ -8,7 +8,6 @@ default, English with ``lang=en``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ from app.assessments.models import Finding, NeedsAssessment
 from app.auth.models import User
 from app.communities.models import Community, CommunityFacilitator
 from app.core.regions import PROVINCES, local_zone
+from app.partners.models import Partner, Partnership, PartnershipStatus
 from app.programs.models import (
     Activity,
     BudgetLine,
@@ -133,9 +133,21 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-# Other packages name the program's further implementers (partnerships add partners).
-ImplementerSource = Callable[[AsyncSession, uuid.UUID], Awaitable[list[dict[str, Any]]]]
-implementer_sources: list[ImplementerSource] = []
+
+async def program_partners(session: AsyncSession, program_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The partners of a program's live, non-terminated partnerships (the KAK names them)."""
+    rows = await session.execute(
+        select(Partner.name, Partner.kind, Partnership.role, Partnership.status)
+        .join(Partnership, Partnership.partner_id == Partner.id)
+        .where(
+            Partnership.program_id == program_id,
+            Partnership.deleted_at.is_(None),
+            Partner.deleted_at.is_(None),
+            Partnership.status != PartnershipStatus.terminated.value,
+        )
+        .order_by(Partner.name, Partnership.role)
+    )
+    return [{"name": n, "kind": k, "role": r, "status": s} for n, k, r, s in rows]
 
 
 def rupiah(amount: int) -> str:
@@ -246,9 +258,7 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
             .order_by(User.full_name)
         )
     ).all()
-    partners: list[dict[str, Any]] = []
-    for source in implementer_sources:
-        partners.extend(await source(session, program.id))
+    partners = await program_partners(session, program.id)
 
     sections = [
         (

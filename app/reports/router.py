@@ -23,9 +23,9 @@ from app.assessments.models import RANKABLE_KINDS, Finding, NeedsAssessment
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role
 from app.auth.policy import READ, authorize, community_scope, program_scope
-from app.auth.principal import Principal
 from app.communities.models import IDM_STATUS_ORDER, Community, DevelopmentIndex
 from app.core.errors import Forbidden, Unprocessable, problem_responses
+from app.core.principal import Principal
 from app.core.regions import PROVINCES, RegionPrefixQuery
 from app.exports.datasets import age_band
 from app.participation.models import LEVEL_ORDER, ParticipationRecord
@@ -39,7 +39,7 @@ from app.programs.models import (
     ProgramCommunity,
     ProgramFinding,
 )
-from app.programs.router import programs
+from app.programs.repository import programs
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

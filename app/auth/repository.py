@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.auth.policy import DELETE, RESTORE, WRITE, authorize
-from app.auth.principal import Principal
 from app.core import audit
-from app.core.db import fetch_views
 from app.core.errors import NotFound
+from app.core.fastpath import fetch_views
 from app.core.http import check_if_match
 from app.core.models import utcnow
 from app.core.pagination import Keyset, ListParams, paginate
+from app.core.principal import Principal
 
 M = TypeVar("M", bound=SQLModel)
 _KEPT_STATEMENTS = 4096

@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import LoginFailure, Role
-from app.auth.principal import Principal
+from app.auth.models import LoginFailure, Role, ServiceAccount
 from app.auth.service import IssuedTokens, account_key, check_throttle, record_failure
 from app.auth.tokens import TokenService, hash_opaque_token, new_opaque_token
 from app.core.config import Settings
 from app.core.errors import BadRequest, Unauthorized
-from app.partners.models import ServiceAccount
+from app.core.principal import Principal
 
 WRONG_CLIENT = "the client credentials are not valid"
 
@@ -88,7 +87,7 @@ async def client_credentials_grant(
     return IssuedTokens(access, expires_in, None)
 
 
-async def load_service_account_principal(
+async def load_principal(
     session: AsyncSession, account_id: uuid.UUID, issued_at: float
 ) -> Principal | None:
     row = (
