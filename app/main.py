@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +15,8 @@ from fastapi.openapi.utils import get_openapi
 
 from app import db_models  # noqa: F401  (register every table before mappers configure)
 from app.api import API_PREFIX, api_routers, openapi_models
-from app.auth.deps import CallerCache
+from app.auth.caller_cache import CallerCache
+from app.auth.deps import current_subject
 from app.auth.router import jwks_router
 from app.auth.tokens import TokenService, load_signing_key
 from app.core.config import Settings, get_settings
@@ -66,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(create_engine(settings))
+        app.state.authenticate = functools.partial(
+            current_subject, app.state.database, app.state.tokens
+        )
         app.state.route_paths = route_paths(app)  # built now, not on the first request
         tune_garbage_collector()
         try:

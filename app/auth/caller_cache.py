@@ -20,7 +20,7 @@ import math
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, cast, func, select, tuple_
+from sqlalchemy import ColumnElement, Text, bindparam, cast, exists, func, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -30,6 +30,7 @@ from app.communities.models import CommunityFacilitator
 from app.core.errors import RetryRequest
 from app.core.fastpath import RIDER_LABEL, fetch_views
 from app.core.principal import Principal, Role
+from app.partners.models import Partner
 
 
 def caller_stamp(user: Any, links: Any) -> ColumnElement[str]:
@@ -68,6 +69,12 @@ _USER_PRINCIPAL = select(
     User.full_name,
     assigned_communities(User, CommunityFacilitator).label("community_ids"),
     caller_stamp(User, CommunityFacilitator).label("stamp"),
+    # A partner user's organisation deleted: no access (deleting also disables the user;
+    # this holds whatever way the organisation went).
+    (
+        User.organization_id.is_(None)
+        | exists().where(Partner.id == User.organization_id, Partner.deleted_at.is_(None))
+    ).label("organization_live"),
 ).where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
 
 # The caller's stamp read now, as a column any statement can carry (aliases: the
@@ -90,7 +97,7 @@ async def load_user(
     its tokens are refused. The statement is built once and run on the driver: on every
     request's path, SQLAlchemy's per-execution work cost more than the query."""
     row = next(iter(await fetch_views(session, _USER_PRINCIPAL, {"user_id": user_id})), None)
-    if row is None or not row.is_active:
+    if row is None or not row.is_active or not row.organization_live:
         return None
     # iat carries microseconds (a NumericDate may be fractional): a token issued before a
     # logout is refused, one issued a moment after it is not.

@@ -18,7 +18,7 @@ from app.auth import service_accounts
 from app.auth.caller_cache import CallerCache, CallerRider, load_user
 from app.auth.tokens import InvalidToken, TokenService
 from app.core import ratelimit
-from app.core.db import get_session
+from app.core.db import Database, get_session
 from app.core.errors import Unauthorized
 from app.core.fastpath import RIDER
 from app.core.middleware import RETRIED, RETRYABLE_METHODS
@@ -58,7 +58,9 @@ async def get_principal(
         principal = loaded[0]
         callers.put(*loaded)
     else:
-        principal = await service_accounts.load_principal(session, subject, claims.issued_at)
+        principal = await service_accounts.load_principal(
+            session, subject, claims.issued_at, claims.session_id
+        )
     if principal is None:
         raise Unauthorized("the access token is invalid or expired")
     request.state.principal_id = str(principal.id)
@@ -69,3 +71,21 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def current_subject(database: Database, tokens: TokenService, token: str) -> str | None:
+    """The subject of a token that still holds (verified, caller active, not logged out),
+    else None. For the idempotency store: it answers from memory only to a caller it
+    has authenticated like any request (``app.core.idempotency``)."""
+    try:
+        claims = tokens.verify(token)
+        subject = uuid.UUID(claims.subject)
+    except (InvalidToken, ValueError):
+        return None
+    async with database.read_sessions() as session:
+        if await load_user(session, subject, claims.issued_at) is not None:
+            return claims.subject
+        account = await service_accounts.load_principal(
+            session, subject, claims.issued_at, claims.session_id
+        )
+    return claims.subject if account is not None else None

@@ -126,3 +126,9 @@ class ServiceAccount(ResourceMixin, table=True):
         sa_type=DateTime(timezone=True),
         nullable=True,  # type: ignore[call-overload]
     )
+    # Tokens issued before this instant are refused (set by the account's logout).
+    tokens_valid_after: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        nullable=True,  # type: ignore[call-overload]
+    )

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, Select, bindparam, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from app.auth.models import User
 from app.auth.policy import DELETE, RESTORE, WRITE, authorize
 from app.core import audit
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.fastpath import fetch_views
 from app.core.http import check_if_match
 from app.core.models import utcnow
@@ -225,3 +226,25 @@ class ScopedRepository(Generic[M]):
 def touch(entity: Any) -> None:
     entity.version = (entity.version or 0) + 1
     entity.updated_at = utcnow()
+
+
+class UserRepository(ScopedRepository[User]):
+    model = User
+    resource = "users"
+    label = "user"
+    keyset = Keyset(
+        columns={"created_at": User.created_at, "email": User.email, "updated_at": User.updated_at},
+        id_column=User.id,  # type: ignore[arg-type]
+    )
+
+    async def before_restore(self, session: AsyncSession, entity: User) -> None:
+        taken = await session.scalar(
+            select(func.count()).where(
+                func.lower(User.email) == entity.email.lower(), User.deleted_at.is_(None)
+            )
+        )
+        if taken:
+            raise Conflict("another live user has this email")
+
+
+users = UserRepository()

@@ -6,19 +6,17 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service, service_accounts
-from app.auth.deps import PrincipalDep, SessionDep
+from app.auth.deps import PrincipalDep, SessionDep, oauth2_scheme
 from app.auth.models import Role, User
 from app.auth.passwords import hash_password
 from app.auth.policy import READ, WRITE, authorize
-from app.auth.repository import ScopedRepository
+from app.auth.repository import users
 from app.auth.schemas import Me, TokenResponse, UserCreate, UserRead, UserUpdate
-from app.core.errors import BadRequest, Conflict, Unprocessable, problem_responses
+from app.core.errors import BadRequest, Unprocessable, problem_responses
 from app.core.http import model_response
-from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params, set_link_header
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -79,11 +77,15 @@ async def token(
     responses=problem_responses(401),
 )
 async def revoke(
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
     token: Annotated[str | None, Form(description="The refresh token to revoke.")] = None,
 ) -> Response:
-    await service.logout(session, principal, token)
+    # The principal verified the bearer token: this reads its claims from the cache.
+    claims = request.app.state.tokens.verify(bearer or "")
+    await service.logout(session, principal, token, claims.session_id)
     return Response(status_code=204)
 
 
@@ -104,28 +106,6 @@ async def me(principal: PrincipalDep) -> Me:
 async def jwks(request: Request) -> dict[str, Any]:
     result: dict[str, Any] = request.app.state.tokens.jwks()
     return result
-
-
-class UserRepository(ScopedRepository[User]):
-    model = User
-    resource = "users"
-    label = "user"
-    keyset = Keyset(
-        columns={"created_at": User.created_at, "email": User.email, "updated_at": User.updated_at},
-        id_column=User.id,  # type: ignore[arg-type]
-    )
-
-    async def before_restore(self, session: AsyncSession, entity: User) -> None:
-        taken = await session.scalar(
-            select(func.count()).where(
-                func.lower(User.email) == entity.email.lower(), User.deleted_at.is_(None)
-            )
-        )
-        if taken:
-            raise Conflict("another live user has this email")
-
-
-users = UserRepository()
 
 
 @users_router.get(

@@ -64,6 +64,9 @@ class AccessClaims:
     token_id: str
     issued_at: float
     expires_at: datetime
+    # The session the token belongs to: a user's refresh-token family, or the secret a
+    # service account's token was minted with (ends with that family or secret).
+    session_id: str | None = None
 
 
 def load_signing_key(private_pem: str, kid: str | None = None) -> SigningKey:
@@ -99,9 +102,11 @@ class TokenService:
         # process and then only its expiry. Keyed by digest so no bearer token is kept.
         self._verified: dict[bytes, AccessClaims] = {}
 
-    def issue(self, subject: str, *, now: datetime | None = None) -> tuple[str, int]:
+    def issue(
+        self, subject: str, *, session_id: str | None = None, now: datetime | None = None
+    ) -> tuple[str, int]:
         issued = now or datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
@@ -110,6 +115,8 @@ class TokenService:
             "exp": int(issued.timestamp()) + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         token = jwt.encode(
             claims,
             self.current.private_pem,
@@ -158,7 +165,10 @@ class TokenService:
             raise InvalidToken
         if not isinstance(exp, int) or not isinstance(issued, int | float):
             raise InvalidToken
-        return AccessClaims(subject, token_id, issued, datetime.fromtimestamp(exp, UTC))
+        session_id = claims.get("sid")
+        if session_id is not None and not isinstance(session_id, str):
+            raise InvalidToken
+        return AccessClaims(subject, token_id, issued, datetime.fromtimestamp(exp, UTC), session_id)
 
     def subject_or_none(self, token: str) -> str | None:
         """The subject of a token that verifies, else None (used to scope idempotency keys)."""

@@ -61,7 +61,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_batch_body_bytes: int = 10 * 1024 * 1024
 
-    login_max_failures_per_account: int = 5
+    # Login throttling (SECURITY.md): one account from one address, one address over every
+    # account, one account from every address (a ceiling well above the first).
+    login_max_failures_per_account_address: int = 5
+    login_max_failures_per_account: int = 100
     login_max_failures_per_address: int = 20
     login_window_seconds: int = 900
 

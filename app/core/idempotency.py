@@ -9,6 +9,9 @@ first is still running is a 409. A 5xx releases the key so the client may retry.
 A successful answer marked ``Cache-Control: no-store`` (personal data, a client secret
 shown once) is not stored: its replay is a 409.
 Anonymous POSTs (the token endpoint) are not covered: there is no caller to scope to.
+The caller is authenticated in full (``app.state.authenticate``, wired by ``create_app``
+from ``app.auth``) before anything is claimed or answered from the store: a disabled or
+logged-out caller gets the route's 401, never a stored answer.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         asgi_app = scope["app"]
-        owner = asgi_app.state.tokens.subject_or_none(auth[7:].strip())
-        if owner is None:  # an invalid token: let the route answer 401
+        owner = await asgi_app.state.authenticate(auth[7:].strip())
+        if owner is None:  # not (or no longer) a valid caller: let the route answer 401
             await self.app(scope, receive, send)
             return
         key = raw_key.decode("latin-1")
