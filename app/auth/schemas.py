@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from app.auth.models import Role
 from app.core.schemas import InputModel, PatchModel, ReadModel
@@ -30,8 +31,22 @@ class Me(BaseModel):
     )
 
 
+def ascii_email(value: str) -> str:
+    """Addresses in ASCII only (matched without regard to case): an internationalised
+    address can look like another user's letter for letter (a Cyrillic letter for a Latin
+    one) and would create a distinct account; refusing them leaves no look-alikes."""
+    if not value.isascii():
+        raise ValueError("the email address must be written in ASCII characters")
+    return value
+
+
+Email = Annotated[
+    EmailStr, AfterValidator(ascii_email), Field(examples=["siti.rahma@berdaya.example"])
+]
+
+
 class UserCreate(InputModel):
-    email: EmailStr = Field(examples=["siti.rahma@berdaya.example"])
+    email: Email
     full_name: str = Field(min_length=1, max_length=200, examples=["Siti Rahmawati"])
     role: Role
     organization_id: uuid.UUID | None = None

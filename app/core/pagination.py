@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -35,6 +35,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Unprocessable
 from app.core.fastpath import fetch_page
+from app.core.timestamps import AwareTimestamp
 
 T = TypeVar("T")
 
@@ -65,7 +66,7 @@ async def list_params(
     sort: str | None = Query(
         None, description="`field` or `-field`; allowed fields are listed per resource."
     ),
-    updated_since: AwareDatetime | None = Query(
+    updated_since: AwareTimestamp | None = Query(
         None, description="Only rows updated at or after this RFC 3339 time."
     ),
 ) -> ListParams:
@@ -146,7 +147,7 @@ async def paginate(
     field = sort.lstrip("-")
     if field not in keyset.columns:
         raise Unprocessable(
-            f"cannot sort by '{field}'; allowed: {keyset.documented}", loc=["query", "sort"]
+            f"cannot sort by this field; allowed: {keyset.documented}", loc=["query", "sort"]
         )
     column = keyset.columns[field]
     digest = filter_digest({**filters, "updated_since": params.updated_since, "sort": sort})

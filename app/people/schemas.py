@@ -13,7 +13,8 @@ from app.core.schemas import InputModel, PatchModel, ReadModel
 from app.people.models import ConsentPurpose, Sex, VulnerableGroup
 from app.people.nik import validate_nik
 
-_PHONE = re.compile(r"^\+?\d{8,15}$")
+# ASCII digits only: ``\d`` takes any script's digits; ``\Z``: no trailing newline.
+_PHONE = re.compile(r"^\+?[0-9]{8,15}\Z")
 
 
 def validate_phone(value: str) -> str:
