@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.models import LoginFailure, RefreshToken, Role, ServiceAccount, User
 from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
@@ -51,7 +52,7 @@ async def end_organization_access(
             select(User.id).where(
                 User.organization_id == organization_id,
                 User.deleted_at.is_(None),
-                User.is_active.is_(True),
+                col(User.is_active).is_(True),
             )
         )
     ).all()
@@ -135,7 +136,7 @@ async def check_throttle(
         edge = await session.scalar(
             select(LoginFailure.at)
             .where(LoginFailure.key == key, LoginFailure.at >= now - window)
-            .order_by(LoginFailure.at.desc())
+            .order_by(col(LoginFailure.at).desc())
             .offset(limit - 1)
             .limit(1)
         )
@@ -167,7 +168,7 @@ async def clear_failures(
     address's own count, nor the account's from elsewhere)."""
     await session.execute(
         delete(LoginFailure).where(
-            LoginFailure.key.in_([account_key(email), pair_key(email, address)])
+            col(LoginFailure.key).in_([account_key(email), pair_key(email, address)])
         )
     )
 

@@ -118,39 +118,34 @@ async def load_principal(
     organisation live, issued after the last logout, minted with a secret still valid."""
     row = (
         await session.execute(
-            select(
-                ServiceAccount.id,
-                ServiceAccount.role,
-                ServiceAccount.organization_id,
-                ServiceAccount.revoked_at,
-                ServiceAccount.name,
-                ServiceAccount.secret_hash,
-                ServiceAccount.previous_secret_hash,
-                ServiceAccount.previous_secret_expires_at,
-                ServiceAccount.tokens_valid_after,
-                Partner.deleted_at.label("organization_deleted_at"),
-            )
+            select(ServiceAccount, Partner.deleted_at)
             .outerjoin(Partner, Partner.id == ServiceAccount.organization_id)
             .where(ServiceAccount.id == account_id, ServiceAccount.deleted_at.is_(None))
         )
     ).first()
-    if row is None or row.revoked_at is not None or row.organization_deleted_at is not None:
+    if row is None:
         return None
-    if row.tokens_valid_after is not None and issued_at < row.tokens_valid_after.timestamp():
+    account, organization_deleted_at = row
+    if account.revoked_at is not None or organization_deleted_at is not None:
         return None
-    current = token_secret == secret_id(row.secret_hash)
+    if (
+        account.tokens_valid_after is not None
+        and issued_at < account.tokens_valid_after.timestamp()
+    ):
+        return None
+    current = token_secret == secret_id(account.secret_hash)
     previous = (
-        row.previous_secret_hash is not None
-        and token_secret == secret_id(row.previous_secret_hash)
-        and row.previous_secret_expires_at is not None
-        and row.previous_secret_expires_at > datetime.now(UTC)
+        account.previous_secret_hash is not None
+        and token_secret == secret_id(account.previous_secret_hash)
+        and account.previous_secret_expires_at is not None
+        and account.previous_secret_expires_at > datetime.now(UTC)
     )
     if not (current or previous):
         return None
     return Principal(
-        id=row.id,
+        id=account.id,
         kind="service_account",
-        role=Role(row.role),
-        organization_id=row.organization_id,
-        full_name=row.name,
+        role=Role(account.role),
+        organization_id=account.organization_id,
+        full_name=account.name,
     )
