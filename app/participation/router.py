@@ -7,65 +7,21 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from pydantic import ValidationError
-from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.models import Role
-from app.auth.policy import READ, WRITE, authorize, can_write_in_community, person_scope
-from app.auth.repository import ScopedRepository
-from app.core.errors import (
-    Conflict,
-    Forbidden,
-    Unprocessable,
-    problem_responses,
-)
+from app.auth.policy import READ, WRITE, authorize
+from app.core.errors import Unprocessable, problem_responses
 from app.core.http import model_response
-from app.core.pagination import Keyset, ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params, set_link_header
 from app.core.pii import PersonalData, PersonalDep
 from app.core.principal import Principal
 from app.participation import service
 from app.participation.models import Level, ParticipationRecord, ParticipationRole
-from app.participation.schemas import (
-    BatchResult,
-    BatchRow,
-    BatchRowResult,
-    RecordCreate,
-    RecordRead,
-    RecordUpdate,
-)
+from app.participation.repository import RESOURCE, records
+from app.participation.schemas import BatchResult, RecordCreate, RecordRead, RecordUpdate
 
 router = APIRouter(prefix="/participation-records", tags=["participation"])
-RESOURCE = "participation_records"
-
-
-class RecordRepository(ScopedRepository[ParticipationRecord]):
-    model = ParticipationRecord
-    resource = RESOURCE
-    label = "participation record"
-    keyset = Keyset(
-        columns={
-            "created_at": ParticipationRecord.created_at,
-            "updated_at": ParticipationRecord.updated_at,
-            "date": ParticipationRecord.date,
-        },
-        id_column=ParticipationRecord.id,  # type: ignore[arg-type]
-    )
-
-    def scope(self, principal: Principal) -> ColumnElement[bool]:
-        # Records point at people: never visible to partners.
-        return person_scope(principal, ParticipationRecord.community_id)
-
-    async def before_restore(self, session: AsyncSession, entity: ParticipationRecord) -> None:
-        if await service.live_twin(session, entity) is not None:
-            raise Conflict(
-                "another live record exists for this person and context, or with its external_id"
-            )
-
-
-records = RecordRepository()
 
 
 def present(
@@ -103,52 +59,22 @@ async def list_records(
     date_to: Annotated[date | None, Query(description="On or before")] = None,
 ) -> Page[RecordRead]:
     authorize(principal, RESOURCE, READ)
-    conditions: list[ColumnElement[bool]] = []
-    for column, value in (
-        (ParticipationRecord.person_id, person_id),
-        (ParticipationRecord.activity_id, activity_id),
-        (ParticipationRecord.assessment_id, assessment_id),
-        (ParticipationRecord.program_id, program_id),
-        (ParticipationRecord.community_id, community_id),
-    ):
-        if value is not None:
-            conditions.append(col(column) == value)
-    if level is not None:
-        conditions.append(ParticipationRecord.level == level.value)
-    if role is not None:
-        conditions.append(ParticipationRecord.role == role.value)
-    if date_from is not None:
-        conditions.append(col(ParticipationRecord.date) >= date_from)
-    if date_to is not None:
-        conditions.append(col(ParticipationRecord.date) <= date_to)
-    rows, next_cursor = await records.page(
+    rows, next_cursor = await records.search(
         session,
         principal,
         params,
-        conditions=conditions,
-        filters={
-            "person_id": person_id,
-            "activity_id": activity_id,
-            "assessment_id": assessment_id,
-            "program_id": program_id,
-            "community_id": community_id,
-            "level": level,
-            "role": role,
-            "date_from": date_from,
-            "date_to": date_to,
-        },
+        person_id=person_id,
+        activity_id=activity_id,
+        assessment_id=assessment_id,
+        program_id=program_id,
+        community_id=community_id,
+        level=level,
+        role=role,
+        date_from=date_from,
+        date_to=date_to,
     )
     set_link_header(request, response, next_cursor)
     return Page(items=[present(r, principal, personal) for r in rows], next_cursor=next_cursor)
-
-
-def _raise_row_problem(problem: service.RowProblem) -> None:
-    loc = ["body", *problem.loc]
-    if problem.status == 409:
-        raise Conflict(problem.detail)
-    if problem.status == 403:
-        raise Forbidden(problem.detail)
-    raise Unprocessable(problem.detail, loc=loc)
 
 
 @router.post(
@@ -166,18 +92,7 @@ async def create_record(
     body: RecordCreate,
 ) -> Response:
     authorize(principal, RESOURCE, WRITE)
-    row = body.model_dump()
-    found = await service.load_lookups(session, principal, [row])
-    try:
-        person, context = service.check_row(principal, row, found)
-    except service.RowProblem as problem:
-        _raise_row_problem(problem)
-        raise
-    values = service.record_values(principal, row, person, context)
-    created = await service.insert_records(session, principal, [values])
-    if not created:
-        raise Conflict("this person already has a record for this activity or assessment")
-    record = await records.get(session, principal, next(iter(created.values())))
+    record = await service.create_record(session, principal, body)
     return model_response(
         request,
         present(record, principal, personal),
@@ -226,126 +141,8 @@ async def batch_records(
         raise Unprocessable(
             f"a batch holds at most 1000 rows, got {len(raw_rows)}", loc=["body", "rows"]
         )
-    results: list[BatchRowResult | None] = [None] * len(raw_rows)
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    for index, raw in enumerate(raw_rows):
-        try:
-            parsed.append((index, BatchRow.model_validate(raw).model_dump()))
-        except ValidationError as exc:
-            results[index] = BatchRowResult(
-                index=index,
-                status="error",
-                detail="the row is not valid",
-                external_id=raw.get("external_id") if isinstance(raw, dict) else None,
-                errors=[
-                    {
-                        "loc": [
-                            "body",
-                            "rows",
-                            index,
-                            *[p for p in e["loc"] if isinstance(p, str | int)],
-                        ],
-                        "message": e["msg"],
-                        "type": e["type"],
-                    }
-                    for e in exc.errors()
-                ],
-            )
-    found = await service.load_lookups(session, principal, [r for _, r in parsed])
-    pending: list[tuple[int, dict[str, Any]]] = []
-    for index, row in parsed:
-        try:
-            person, context = service.check_row(principal, row, found)
-        except service.RowProblem as problem:
-            results[index] = BatchRowResult(
-                index=index,
-                status="error",
-                detail=problem.detail,
-                external_id=row.get("external_id"),
-                errors=[
-                    {
-                        "loc": ["body", "rows", index, *problem.loc],
-                        "message": problem.detail,
-                        "type": {409: "conflict", 403: "forbidden"}.get(
-                            problem.status, "value_error"
-                        ),
-                    }
-                ],
-            )
-            continue
-        pending.append((index, service.record_values(principal, row, person, context)))
-
-    by_context, by_external = await service.existing_records(
-        session, principal, [v for _, v in pending]
-    )
-    to_insert: list[tuple[int, dict[str, Any]]] = []
-    twins: list[tuple[int, int]] = []  # (row, earlier row of this batch it repeats)
-    first_seen: dict[Any, int] = {}
-    for index, values in pending:
-        key = service.context_key(values)
-        external_id = values.get("external_id")
-        existing = (by_external.get(external_id) if external_id else None) or by_context.get(key)
-        if existing is not None:
-            results[index] = BatchRowResult(
-                index=index, status="duplicate", id=existing, external_id=external_id
-            )
-        elif key in first_seen or (external_id and ("ext", external_id) in first_seen):
-            twins.append((index, first_seen.get(key, first_seen.get(("ext", external_id), 0))))
-        else:
-            first_seen[key] = index
-            if external_id:
-                first_seen[("ext", external_id)] = index
-            to_insert.append((index, values))
-
-    errors = sum(1 for r in results if r is not None and r.status == "error")
-    if atomic and errors:
-        for index, first in twins:
-            results[index] = BatchRowResult(
-                index=index, status="duplicate", detail=f"same as row {first}"
-            )
-        raise Unprocessable(
-            f"{errors} row(s) have errors; nothing was created (atomic)",
-            extra={"batch": _summary(atomic, results).model_dump(mode="json")},
-        )
-    created = await service.insert_records(session, principal, [v for _, v in to_insert])
-    if len(created) < len(to_insert):
-        # A concurrent upload created some of these first: they are duplicates now.
-        by_context, _ = await service.existing_records(
-            session, principal, [v for _, v in to_insert]
-        )
-    for index, values in to_insert:
-        key = service.context_key(values)
-        results[index] = BatchRowResult(
-            index=index,
-            status="created" if key in created else "duplicate",
-            id=created.get(key) or by_context.get(key),
-            external_id=values.get("external_id"),
-        )
-    for index, first in twins:
-        earlier = results[first]
-        results[index] = BatchRowResult(
-            index=index,
-            status="duplicate",
-            id=earlier.id if earlier else None,
-            external_id=pending_external(pending, index),
-            detail=f"same as row {first}",
-        )
-    return model_response(request, _summary(atomic, results))
-
-
-def pending_external(pending: list[tuple[int, dict[str, Any]]], index: int) -> str | None:
-    return next((v.get("external_id") for i, v in pending if i == index), None)
-
-
-def _summary(atomic: bool, results: list[BatchRowResult | None]) -> BatchResult:
-    done = [r for r in results if r is not None]
-    return BatchResult(
-        atomic=atomic,
-        created=sum(r.status == "created" for r in done),
-        duplicates=sum(r.status == "duplicate" for r in done),
-        errors=sum(r.status == "error" for r in done),
-        results=done,
-    )
+    result = await service.upload_batch(session, principal, raw_rows, atomic)
+    return model_response(request, result)
 
 
 @router.get(
@@ -365,19 +162,6 @@ async def get_record(
     return model_response(request, present(record, principal, personal), version=record.version)
 
 
-async def _changeable(
-    session: AsyncSession,
-    principal: Principal,
-    record_id: uuid.UUID,
-    request: Request,
-    action: str,
-) -> ParticipationRecord:
-    record = await records.get_for_change(session, principal, record_id, request, action)
-    if not can_write_in_community(principal, record.community_id):
-        raise Forbidden("you may not change participation in this community")
-    return record
-
-
 @router.patch(
     "/{record_id}",
     name="participation-records-update",
@@ -392,28 +176,8 @@ async def update_record(
     record_id: uuid.UUID,
     body: RecordUpdate,
 ) -> Response:
-    record = await _changeable(session, principal, record_id, request, WRITE)
-    changes = body.changes()
-    for name in ("level", "role"):
-        if name in changes:
-            changes[name] = str(changes[name])
-    if "date" in changes:
-        row = {
-            "person_id": record.person_id,
-            "activity_id": record.activity_id,
-            "assessment_id": record.assessment_id,
-            "date": changes["date"],
-        }
-        found = await service.load_lookups(session, principal, [row])
-        context = service.context_of(row, found)
-        if context is not None:
-            # Only the date is re-checked: the person's later moves or consent changes
-            # must not make an old record uneditable (nor skip this check).
-            try:
-                service.check_date(context, changes["date"])
-            except service.RowProblem as problem:
-                _raise_row_problem(problem)
-    await records.apply_changes(session, principal, record, changes)
+    record = await service.changeable(session, principal, record_id, request, WRITE)
+    await service.update_record(session, principal, record, body)
     return model_response(request, present(record, principal, personal), version=record.version)
 
 
@@ -426,7 +190,7 @@ async def update_record(
 async def delete_record(
     request: Request, session: SessionDep, principal: PrincipalDep, record_id: uuid.UUID
 ) -> Response:
-    await _changeable(session, principal, record_id, request, "delete")
+    await service.changeable(session, principal, record_id, request, "delete")
     await records.soft_delete(session, principal, record_id, request)
     return Response(status_code=204)
 

@@ -1,7 +1,8 @@
-"""Rules of participation records, shared by the single and the batch endpoints.
+"""Rules of participation records, shared by the single and the batch endpoints, and
+the batch upload's orchestration (per-row results, atomic mode).
 
-Every rule is checked for many rows at once with a bounded number of queries (one
-per referenced table), so a 1,000-row upload costs the same few round trips as one row.
+Every rule is checked for many rows at once on lookups read in a bounded number of
+queries (``repository``), so a 1,000-row upload costs the same few round trips as one row.
 """
 
 from __future__ import annotations
@@ -10,24 +11,27 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import and_, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from fastapi import Request
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.assessments.models import NeedsAssessment
-from app.auth.policy import can_write_in_community, person_scope, program_scope
-from app.core.audit import AuditEvent
-from app.core.context import request_id_var
-from app.core.fastpath import among, fetch_views
-from app.core.models import uuid7
+from app.auth.policy import can_write_in_community
+from app.core.errors import Conflict, Forbidden, Unprocessable
 from app.core.principal import Principal
+from app.participation import repository
 from app.participation.models import ParticipationRecord
+from app.participation.repository import ContextKey, records
+from app.participation.schemas import (
+    BatchResult,
+    BatchRow,
+    BatchRowResult,
+    RecordCreate,
+    RecordUpdate,
+)
 from app.people.models import Person
 from app.people.service import has_active_consent
-from app.programs.models import Activity, Program, ProgramCommunity
 
 PROGRAM_PURPOSE, ASSESSMENT_PURPOSE = "program_participation", "needs_assessment"
 
@@ -61,11 +65,6 @@ class Lookups:
     assessments: dict[uuid.UUID, Context] = field(default_factory=dict)
 
 
-_PROGRAM_MEMBERS = select(ProgramCommunity.program_id, ProgramCommunity.community_id).where(
-    among(ProgramCommunity.program_id, "programs")
-)
-
-
 async def load_lookups(
     session: AsyncSession, principal: Principal, rows: Sequence[dict[str, Any]]
 ) -> Lookups:
@@ -75,48 +74,13 @@ async def load_lookups(
     assessment_ids = {r["assessment_id"] for r in rows if r.get("assessment_id")}
     found = Lookups()
     if person_ids:
-        people = await fetch_views(
-            session,
-            # What the rules read (not the personal fields), on the driver: the lookups
-            # are most of the CPU of a single POST.
-            select(
-                Person.id,
-                Person.community_id,
-                Person.consent_given_at,
-                Person.consent_withdrawn_at,
-                Person.consent_purposes,
-                Person.erased_at,
-            ).where(
-                among(Person.id, "people"),
-                Person.deleted_at.is_(None),
-                person_scope(principal, Person.community_id),
-            ),
-            {"people": list(person_ids)},
-        )
+        people = await repository.people_for_rules(session, principal, person_ids)
         found.people = {p.id: p for p in people}
     if activity_ids:
-        activities = await fetch_views(
-            session,
-            select(
-                Activity.id,
-                Activity.program_id,
-                Activity.community_id,
-                Activity.scheduled_start,
-                Activity.scheduled_end,
-            )
-            .join(Program, Program.id == Activity.program_id)
-            .where(
-                among(Activity.id, "activities"),
-                Activity.deleted_at.is_(None),
-                program_scope(principal, Program.id),
-                Program.deleted_at.is_(None),
-            ),
-            {"activities": list(activity_ids)},
+        activities = await repository.activities_for_rules(session, principal, activity_ids)
+        members = await repository.program_members(
+            session, {activity.program_id for activity in activities}
         )
-        program_ids = {activity.program_id for activity in activities}
-        members: dict[uuid.UUID, set[uuid.UUID]] = {pid: set() for pid in program_ids}
-        for link in await fetch_views(session, _PROGRAM_MEMBERS, {"programs": list(program_ids)}):
-            members[link.program_id].add(link.community_id)
         for activity in activities:
             found.activities[activity.id] = Context(
                 community_ids=members.get(activity.program_id, set()),
@@ -127,14 +91,7 @@ async def load_lookups(
                 purpose=PROGRAM_PURPOSE,
             )
     if assessment_ids:
-        result = await session.execute(
-            select(NeedsAssessment).where(
-                col(NeedsAssessment.id).in_(assessment_ids),
-                NeedsAssessment.deleted_at.is_(None),
-                person_scope(principal, NeedsAssessment.community_id),
-            )
-        )
-        for a in result.scalars():
+        for a in await repository.assessments_for_rules(session, principal, assessment_ids):
             found.assessments[a.id] = Context(
                 community_ids={a.community_id},
                 home_community=a.community_id,
@@ -189,34 +146,6 @@ def context_of(row: dict[str, Any], found: Lookups) -> Context | None:
     return found.assessments.get(row.get("assessment_id"))  # type: ignore[arg-type]
 
 
-async def live_twin(session: AsyncSession, record: ParticipationRecord) -> uuid.UUID | None:
-    """Another live record that restoring ``record`` would collide with: the same person
-    and context, or the same creator's external id (the unique indexes)."""
-    same_context = (
-        ParticipationRecord.activity_id == record.activity_id
-        if record.activity_id
-        else ParticipationRecord.assessment_id == record.assessment_id
-    )
-    conditions = [and_(ParticipationRecord.person_id == record.person_id, same_context)]
-    if record.external_id:
-        conditions.append(
-            and_(
-                ParticipationRecord.created_by == record.created_by,
-                ParticipationRecord.external_id == record.external_id,
-            )
-        )
-    found: uuid.UUID | None = await session.scalar(
-        select(ParticipationRecord.id)
-        .where(
-            ParticipationRecord.deleted_at.is_(None),
-            ParticipationRecord.id != record.id,
-            or_(*conditions),
-        )
-        .limit(1)
-    )
-    return found
-
-
 def record_values(
     principal: Principal, row: dict[str, Any], person: Person, context: Context
 ) -> dict[str, Any]:
@@ -236,106 +165,234 @@ def record_values(
     }
 
 
-def context_key(values: dict[str, Any]) -> tuple[uuid.UUID, str, uuid.UUID]:
-    if values.get("activity_id"):
-        return values["person_id"], "activity", values["activity_id"]
-    return values["person_id"], "assessment", values["assessment_id"]
-
-
-async def existing_records(
-    session: AsyncSession, principal: Principal, values: Sequence[dict[str, Any]]
-) -> tuple[dict[tuple[uuid.UUID, str, uuid.UUID], uuid.UUID], dict[str, uuid.UUID]]:
-    """Live records that these rows would duplicate: by person+context, and by the
-    caller's external ids."""
-    by_activity = [(v["person_id"], v["activity_id"]) for v in values if v.get("activity_id")]
-    by_assessment = [(v["person_id"], v["assessment_id"]) for v in values if v.get("assessment_id")]
-    external = [v["external_id"] for v in values if v.get("external_id")]
-    conditions = []
-    if by_activity:
-        conditions.append(
-            tuple_(ParticipationRecord.person_id, ParticipationRecord.activity_id).in_(by_activity)
-        )
-    if by_assessment:
-        conditions.append(
-            tuple_(ParticipationRecord.person_id, ParticipationRecord.assessment_id).in_(
-                by_assessment
-            )
-        )
-    if external:
-        conditions.append(
-            and_(
-                ParticipationRecord.created_by == principal.id,
-                col(ParticipationRecord.external_id).in_(external),
-            )
-        )
-    contexts: dict[tuple[uuid.UUID, str, uuid.UUID], uuid.UUID] = {}
-    externals: dict[str, uuid.UUID] = {}
-    if not conditions:
-        return contexts, externals
-    rows = await session.execute(
-        select(
-            ParticipationRecord.id,
-            ParticipationRecord.person_id,
-            ParticipationRecord.activity_id,
-            ParticipationRecord.assessment_id,
-            ParticipationRecord.external_id,
-            ParticipationRecord.created_by,
-        ).where(ParticipationRecord.deleted_at.is_(None), or_(*conditions))
+def context_key(values: dict[str, Any]) -> ContextKey:
+    return repository.key_of(
+        values["person_id"], values.get("activity_id"), values.get("assessment_id")
     )
-    for rid, person_id, activity_id, assessment_id, external_id, created_by in rows:
-        key = (
-            (person_id, "activity", activity_id)
-            if activity_id
-            else (person_id, "assessment", assessment_id)
-        )
-        contexts[key] = rid
-        if external_id and created_by == principal.id:
-            externals[external_id] = rid
-    return contexts, externals
 
 
 async def insert_records(
     session: AsyncSession, principal: Principal, values: Sequence[dict[str, Any]]
-) -> dict[tuple[uuid.UUID, str, uuid.UUID], uuid.UUID]:
+) -> dict[ContextKey, uuid.UUID]:
     """Insert, skipping rows a concurrent writer created first (unique indexes decide);
     returns the ids created, by person+context. One statement, plus one for the audit."""
     if not values:
         return {}
-    rows = [{"id": uuid7(), **v} for v in values]
-    # One statement compiled once for a single row, sent as an executemany: SQLAlchemy's
-    # "insertmanyvalues" batches it into multi-row INSERTs without compiling a bind
-    # parameter per value (compiling .values(rows) for 1,000 rows cost most of a second).
-    table = ParticipationRecord.__table__  # type: ignore[attr-defined]
-    result = await session.execute(
-        insert(table)
-        .on_conflict_do_nothing()
-        .returning(table.c.id, table.c.person_id, table.c.activity_id, table.c.assessment_id),
-        rows,
-    )
-    created = {}
-    for rid, person_id, activity_id, assessment_id in result:
-        key = (
-            (person_id, "activity", activity_id)
-            if activity_id
-            else (person_id, "assessment", assessment_id)
-        )
-        created[key] = rid
+    created = await repository.insert_records(session, values)
     if created:
-        request_id = request_id_var.get()
-        await session.execute(
-            insert(AuditEvent.__table__),  # type: ignore[attr-defined]
-            [
-                {
-                    "id": uuid7(),
-                    "actor_id": principal.id,
-                    "actor_kind": principal.kind,
-                    "action": "create",
-                    "resource": "participation_records",
-                    "resource_id": rid,
-                    "changed_fields": sorted(k for k, v in values[0].items() if k != "created_by"),
-                    "request_id": request_id,
-                }
-                for rid in created.values()
-            ],
+        await repository.audit_created(
+            session,
+            principal,
+            list(created.values()),
+            sorted(k for k in values[0] if k != "created_by"),
         )
     return created
+
+
+# --- the endpoints' orchestration -----------------------------------------------------------
+
+
+def raise_problem(problem: RowProblem) -> NoReturn:
+    """A single row's problem as the HTTP problem of its status."""
+    loc = ["body", *problem.loc]
+    if problem.status == 409:
+        raise Conflict(problem.detail)
+    if problem.status == 403:
+        raise Forbidden(problem.detail)
+    raise Unprocessable(problem.detail, loc=loc)
+
+
+async def create_record(
+    session: AsyncSession, principal: Principal, body: RecordCreate
+) -> ParticipationRecord:
+    row = body.model_dump()
+    found = await load_lookups(session, principal, [row])
+    try:
+        person, context = check_row(principal, row, found)
+    except RowProblem as problem:
+        raise_problem(problem)
+    values = record_values(principal, row, person, context)
+    created = await insert_records(session, principal, [values])
+    if not created:
+        raise Conflict("this person already has a record for this activity or assessment")
+    return await records.get(session, principal, next(iter(created.values())))
+
+
+async def changeable(
+    session: AsyncSession,
+    principal: Principal,
+    record_id: uuid.UUID,
+    request: Request,
+    action: str,
+) -> ParticipationRecord:
+    record = await records.get_for_change(session, principal, record_id, request, action)
+    if not can_write_in_community(principal, record.community_id):
+        raise Forbidden("you may not change participation in this community")
+    return record
+
+
+async def update_record(
+    session: AsyncSession, principal: Principal, record: ParticipationRecord, body: RecordUpdate
+) -> None:
+    changes = body.changes()
+    for name in ("level", "role"):
+        if name in changes:
+            changes[name] = str(changes[name])
+    if "date" in changes:
+        row = {
+            "person_id": record.person_id,
+            "activity_id": record.activity_id,
+            "assessment_id": record.assessment_id,
+            "date": changes["date"],
+        }
+        found = await load_lookups(session, principal, [row])
+        context = context_of(row, found)
+        if context is not None:
+            # Only the date is re-checked: the person's later moves or consent changes
+            # must not make an old record uneditable (nor skip this check).
+            try:
+                check_date(context, changes["date"])
+            except RowProblem as problem:
+                raise_problem(problem)
+    await records.apply_changes(session, principal, record, changes)
+
+
+def _row_error(
+    index: int, detail: str, external_id: Any, errors: list[dict[str, Any]]
+) -> BatchRowResult:
+    return BatchRowResult(
+        index=index, status="error", detail=detail, external_id=external_id, errors=errors
+    )
+
+
+def _parse_rows(
+    raw_rows: list[Any], results: list[BatchRowResult | None]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The rows that are valid as ``BatchRow``; the others get their error result."""
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(raw_rows):
+        try:
+            parsed.append((index, BatchRow.model_validate(raw).model_dump()))
+        except ValidationError as exc:
+            results[index] = _row_error(
+                index,
+                "the row is not valid",
+                raw.get("external_id") if isinstance(raw, dict) else None,
+                [
+                    {
+                        "loc": [
+                            "body",
+                            "rows",
+                            index,
+                            *[p for p in e["loc"] if isinstance(p, str | int)],
+                        ],
+                        "message": e["msg"],
+                        "type": e["type"],
+                    }
+                    for e in exc.errors()
+                ],
+            )
+    return parsed
+
+
+async def upload_batch(
+    session: AsyncSession, principal: Principal, raw_rows: list[Any], atomic: bool
+) -> BatchResult:
+    """Each row answered in order as created, duplicate or error; with ``atomic`` one
+    error creates nothing (422 carrying the per-row results)."""
+    results: list[BatchRowResult | None] = [None] * len(raw_rows)
+    parsed = _parse_rows(raw_rows, results)
+    found = await load_lookups(session, principal, [r for _, r in parsed])
+    pending: list[tuple[int, dict[str, Any]]] = []
+    for index, row in parsed:
+        try:
+            person, context = check_row(principal, row, found)
+        except RowProblem as problem:
+            results[index] = _row_error(
+                index,
+                problem.detail,
+                row.get("external_id"),
+                [
+                    {
+                        "loc": ["body", "rows", index, *problem.loc],
+                        "message": problem.detail,
+                        "type": {409: "conflict", 403: "forbidden"}.get(
+                            problem.status, "value_error"
+                        ),
+                    }
+                ],
+            )
+            continue
+        pending.append((index, record_values(principal, row, person, context)))
+
+    by_context, by_external = await repository.existing_records(
+        session, principal, [v for _, v in pending]
+    )
+    to_insert: list[tuple[int, dict[str, Any]]] = []
+    twins: list[tuple[int, int]] = []  # (row, earlier row of this batch it repeats)
+    first_seen: dict[Any, int] = {}
+    for index, values in pending:
+        key = context_key(values)
+        external_id = values.get("external_id")
+        existing = (by_external.get(external_id) if external_id else None) or by_context.get(key)
+        if existing is not None:
+            results[index] = BatchRowResult(
+                index=index, status="duplicate", id=existing, external_id=external_id
+            )
+        elif key in first_seen or (external_id and ("ext", external_id) in first_seen):
+            twins.append((index, first_seen.get(key, first_seen.get(("ext", external_id), 0))))
+        else:
+            first_seen[key] = index
+            if external_id:
+                first_seen[("ext", external_id)] = index
+            to_insert.append((index, values))
+
+    errors = sum(1 for r in results if r is not None and r.status == "error")
+    if atomic and errors:
+        for index, first in twins:
+            results[index] = BatchRowResult(
+                index=index, status="duplicate", detail=f"same as row {first}"
+            )
+        raise Unprocessable(
+            f"{errors} row(s) have errors; nothing was created (atomic)",
+            extra={"batch": _summary(atomic, results).model_dump(mode="json")},
+        )
+    created = await insert_records(session, principal, [v for _, v in to_insert])
+    if len(created) < len(to_insert):
+        # A concurrent upload created some of these first: they are duplicates now.
+        by_context, _ = await repository.existing_records(
+            session, principal, [v for _, v in to_insert]
+        )
+    for index, values in to_insert:
+        key = context_key(values)
+        results[index] = BatchRowResult(
+            index=index,
+            status="created" if key in created else "duplicate",
+            id=created.get(key) or by_context.get(key),
+            external_id=values.get("external_id"),
+        )
+    for index, first in twins:
+        earlier = results[first]
+        results[index] = BatchRowResult(
+            index=index,
+            status="duplicate",
+            id=earlier.id if earlier else None,
+            external_id=_pending_external(pending, index),
+            detail=f"same as row {first}",
+        )
+    return _summary(atomic, results)
+
+
+def _pending_external(pending: list[tuple[int, dict[str, Any]]], index: int) -> str | None:
+    return next((v.get("external_id") for i, v in pending if i == index), None)
+
+
+def _summary(atomic: bool, results: list[BatchRowResult | None]) -> BatchResult:
+    done = [r for r in results if r is not None]
+    return BatchResult(
+        atomic=atomic,
+        created=sum(r.status == "created" for r in done),
+        duplicates=sum(r.status == "duplicate" for r in done),
+        errors=sum(r.status == "error" for r in done),
+        results=done,
+    )
