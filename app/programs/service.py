@@ -1,4 +1,5 @@
-"""Rules of programs: codes, links to communities and findings, the budget sum."""
+"""Rules of programs and what hangs under them: codes, links to communities and findings,
+the lifecycle, activities' communities and schedules, measurement dates, the budget sum."""
 
 from __future__ import annotations
 
@@ -6,26 +7,51 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.assessments.models import RANKABLE_KINDS, Finding, NeedsAssessment
-from app.auth.models import Role, User
-from app.communities.models import Community
-from app.core.errors import Conflict, Unprocessable
+from app.auth.models import Role
+from app.auth.policy import WRITE, authorize, can_write_in_community
+from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.core.principal import Principal
+from app.core.transitions import TransitionRequest, check_move, record_transition
 from app.programs.models import (
     CLOSED_STATUSES,
+    PROGRAM_MACHINE,
     Activity,
     BudgetLine,
     Program,
-    ProgramCodeCounter,
-    ProgramCommunity,
-    ProgramFinding,
+    ProgramStatus,
 )
+from app.programs.repository import (
+    RESOURCE,
+    activities,
+    activities_outside,
+    addressable_finding_ids,
+    budget_lines,
+    bump_code_counter,
+    code_taken,
+    ensure_code_free,
+    insert_unique,
+    links_of,
+    live_budget_total,
+    live_community_ids,
+    live_user_role,
+    programs,
+    replace_links,
+)
+from app.programs.schemas import (
+    ActivityCreate,
+    ActivityUpdate,
+    BudgetLineCreate,
+    BudgetLineUpdate,
+    ProgramCreate,
+    ProgramRead,
+    ProgramUpdate,
+)
+
+# --- programs --------------------------------------------------------------------------------
 
 
 async def next_code(session: AsyncSession, year: int | None = None) -> str:
@@ -33,53 +59,14 @@ async def next_code(session: AsyncSession, year: int | None = None) -> str:
     transaction, so concurrent creates queue on it and get consecutive numbers."""
     year = year or datetime.now(UTC).year
     while True:
-        number = await session.scalar(
-            insert(ProgramCodeCounter)
-            .values(year=year, last_number=1)
-            .on_conflict_do_update(
-                index_elements=[ProgramCodeCounter.year],
-                set_={"last_number": ProgramCodeCounter.last_number + 1},
-            )
-            .returning(ProgramCodeCounter.last_number)
-        )
+        number = await bump_code_counter(session, year)
         code = f"PRG-{year}-{number:04d}"
-        taken = select(func.count()).where(func.lower(Program.code) == code.lower())
-        if not await session.scalar(taken):
+        if not await code_taken(session, code):
             return code  # skip numbers taken by hand-given codes (unique ignoring case)
 
 
-async def ensure_code_free(
-    session: AsyncSession, code: str, exclude: uuid.UUID | None = None
-) -> None:
-    stmt = select(func.count()).where(func.lower(Program.code) == code.lower())
-    if exclude is not None:
-        stmt = stmt.where(Program.id != exclude)
-    if await session.scalar(stmt):
-        raise Conflict("a program with this code already exists")
-
-
-async def insert_unique(session: AsyncSession, program: Program) -> None:
-    """Insert in a savepoint so a concurrent duplicate code becomes a 409, not a 500."""
-    try:
-        async with session.begin_nested():
-            session.add(program)
-            await session.flush()
-    except IntegrityError as exc:
-        if "uq_programs_code" in str(exc.orig):
-            raise Conflict("a program with this code already exists") from None
-        raise
-
-
 async def check_communities(session: AsyncSession, community_ids: Sequence[uuid.UUID]) -> None:
-    found = set(
-        (
-            await session.execute(
-                select(Community.id).where(
-                    col(Community.id).in_(community_ids), Community.deleted_at.is_(None)
-                )
-            )
-        ).scalars()
-    )
+    found = await live_community_ids(session, community_ids)
     missing = [i for i, cid in enumerate(community_ids) if cid not in found]
     if missing:
         raise Unprocessable("community not found", loc=["body", "community_ids", missing[0]])
@@ -92,21 +79,7 @@ async def check_findings(
     communities."""
     if not finding_ids:
         return
-    found = set(
-        (
-            await session.execute(
-                select(Finding.id)
-                .join(NeedsAssessment, NeedsAssessment.id == Finding.assessment_id)
-                .where(
-                    col(Finding.id).in_(finding_ids),
-                    Finding.deleted_at.is_(None),
-                    NeedsAssessment.deleted_at.is_(None),
-                    col(NeedsAssessment.community_id).in_(community_ids),
-                    col(Finding.kind).in_(RANKABLE_KINDS),
-                )
-            )
-        ).scalars()
-    )
+    found = await addressable_finding_ids(session, finding_ids, community_ids)
     strangers = [i for i, fid in enumerate(finding_ids) if fid not in found]
     if strangers:
         raise Unprocessable(
@@ -118,9 +91,7 @@ async def check_findings(
 async def check_coordinator(session: AsyncSession, user_id: uuid.UUID | None) -> None:
     if user_id is None:
         return
-    role = await session.scalar(
-        select(User.role).where(User.id == user_id, User.deleted_at.is_(None))
-    )
+    role = await live_user_role(session, user_id)
     if role not in (Role.coordinator.value, Role.admin.value):
         raise Unprocessable(
             "coordinator_id must name a coordinator or admin", loc=["body", "coordinator_id"]
@@ -132,60 +103,206 @@ def check_dates(start: date | None, end: date | None) -> None:
         raise Unprocessable("end_date is before start_date", loc=["body", "end_date"])
 
 
-async def replace_links(
-    session: AsyncSession,
-    program_id: uuid.UUID,
-    community_ids: Sequence[uuid.UUID] | None,
-    finding_ids: Sequence[uuid.UUID] | None,
-) -> None:
-    if community_ids is not None:
-        await session.execute(
-            delete(ProgramCommunity).where(ProgramCommunity.program_id == program_id)
-        )
-        session.add_all(
-            ProgramCommunity(program_id=program_id, community_id=c) for c in community_ids
-        )
-    if finding_ids is not None:
-        await session.execute(delete(ProgramFinding).where(ProgramFinding.program_id == program_id))
-        session.add_all(ProgramFinding(program_id=program_id, finding_id=f) for f in finding_ids)
-    await session.flush()
-
-
-async def links_of(
-    session: AsyncSession, program_ids: Sequence[uuid.UUID]
-) -> tuple[dict[uuid.UUID, list[uuid.UUID]], dict[uuid.UUID, list[uuid.UUID]]]:
-    """Communities and findings of many programs in two queries (no N+1 on lists)."""
-    communities: dict[uuid.UUID, list[uuid.UUID]] = {pid: [] for pid in program_ids}
-    findings: dict[uuid.UUID, list[uuid.UUID]] = {pid: [] for pid in program_ids}
-    if not program_ids:
-        return communities, findings
-    for pid, cid in await session.execute(
-        select(ProgramCommunity.program_id, ProgramCommunity.community_id)
-        .where(col(ProgramCommunity.program_id).in_(program_ids))
-        .order_by(ProgramCommunity.community_id)
-    ):
-        communities[pid].append(cid)
-    for pid, fid in await session.execute(
-        select(ProgramFinding.program_id, ProgramFinding.finding_id)
-        .where(col(ProgramFinding.program_id).in_(program_ids))
-        .order_by(ProgramFinding.finding_id)
-    ):
-        findings[pid].append(fid)
-    return communities, findings
-
-
 async def check_activities_stay_inside(
     session: AsyncSession, program_id: uuid.UUID, community_ids: Sequence[uuid.UUID]
 ) -> None:
-    outside = await session.scalar(
-        select(func.count()).where(
-            Activity.program_id == program_id,
-            Activity.deleted_at.is_(None),
-            col(Activity.community_id).not_in(community_ids),
-        )
-    )
-    if outside:
+    if await activities_outside(session, program_id, community_ids):
         raise Conflict("activities take place in a community being removed; move them first")
+
+
+def ensure_open(program: Program) -> None:
+    if program.status in CLOSED_STATUSES:
+        raise Conflict(f"the program is {program.status}: it can no longer change")
+
+
+async def read_programs(session: AsyncSession, rows: list[Program]) -> list[ProgramRead]:
+    """Programs as answered, with their links read for all of them at once."""
+    communities, findings = await links_of(session, [p.id for p in rows])
+    return [
+        ProgramRead.model_validate(
+            {
+                **p.model_dump(),
+                "community_ids": communities[p.id],
+                "addressed_finding_ids": findings[p.id],
+            }
+        )
+        for p in rows
+    ]
+
+
+async def read_program(session: AsyncSession, program: Program) -> ProgramRead:
+    return (await read_programs(session, [program]))[0]
+
+
+async def create_program(
+    session: AsyncSession, principal: Principal, body: ProgramCreate
+) -> Program:
+    await check_communities(session, body.community_ids)
+    await check_findings(session, body.addressed_finding_ids, body.community_ids)
+    await check_coordinator(session, body.coordinator_id)
+    check_dates(body.start_date, body.end_date)
+    if body.code:
+        await ensure_code_free(session, body.code)
+    values = body.model_dump(exclude={"community_ids", "addressed_finding_ids"})
+    values["code"] = body.code or await next_code(session)
+    program = Program(**values)
+    await insert_unique(session, program)
+    program = await programs.add(session, principal, program)
+    await replace_links(session, program.id, body.community_ids, body.addressed_finding_ids)
+    return program
+
+
+async def update_program(
+    session: AsyncSession, principal: Principal, program: Program, body: ProgramUpdate
+) -> None:
+    """Apply a patch to the locked program; link changes count as changes of the program."""
+    ensure_open(program)
+    changes = body.changes()
+    community_ids = changes.pop("community_ids", None)
+    finding_ids = changes.pop("addressed_finding_ids", None)
+    current_communities, current_findings = await links_of(session, [program.id])
+    if community_ids is not None:
+        await check_communities(session, community_ids)
+        await check_activities_stay_inside(session, program.id, community_ids)
+    effective_communities = community_ids or current_communities[program.id]
+    if finding_ids is not None or community_ids is not None:
+        await check_findings(
+            session,
+            finding_ids if finding_ids is not None else current_findings[program.id],
+            effective_communities,
+        )
+    if "coordinator_id" in changes:
+        await check_coordinator(session, changes["coordinator_id"])
+    check_dates(
+        changes.get("start_date", program.start_date), changes.get("end_date", program.end_date)
+    )
+    links_changed = []
+    if community_ids is not None and sorted(community_ids) != current_communities[program.id]:
+        links_changed.append("community_ids")
+    else:
+        community_ids = None
+    if finding_ids is not None and sorted(finding_ids) != current_findings[program.id]:
+        links_changed.append("addressed_finding_ids")
+    else:
+        finding_ids = None
+    await replace_links(session, program.id, community_ids, finding_ids)
+    await programs.apply_changes(session, principal, program, changes, also_changed=links_changed)
+
+
+async def transition_program(
+    session: AsyncSession, principal: Principal, program: Program, body: TransitionRequest
+) -> None:
+    """Move the locked program along its machine; a rejection must say why."""
+    try:
+        target = ProgramStatus(body.to).value
+    except ValueError:
+        raise Unprocessable(
+            f"unknown status; one of: {', '.join(s.value for s in ProgramStatus)}",
+            loc=["body", "to"],
+        ) from None
+    check_move(PROGRAM_MACHINE, program.status, target)
+    if (
+        program.status == ProgramStatus.submitted
+        and target == ProgramStatus.draft
+        and not body.note
+    ):
+        raise Unprocessable("a rejection needs a note saying why", loc=["body", "note"])
+    await record_transition(session, principal, RESOURCE, program, target, body.note)
+
+
+# --- what hangs under a program --------------------------------------------------------------
+
+
+async def locked_program(
+    session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    resource: str,
+    action: str = WRITE,
+) -> Program:
+    """The visible program, locked; 403 when the role may not change ``resource``;
+    409 when the program is closed."""
+    program = await programs.get(session, principal, program_id, for_update=True)
+    authorize(principal, resource, action)
+    ensure_open(program)
+    return program
+
+
+# --- activities ------------------------------------------------------------------------------
+
+
+def ensure_may_manage_activities(principal: Principal, community_id: uuid.UUID) -> None:
+    if not can_write_in_community(principal, community_id):
+        raise Forbidden("you may not manage activities in this community")
+
+
+async def check_activity_community(
+    session: AsyncSession, principal: Principal, program_id: uuid.UUID, community_id: uuid.UUID
+) -> None:
+    communities, _ = await links_of(session, [program_id])
+    if community_id not in communities[program_id]:
+        raise Unprocessable(
+            "the activity's community must be one of the program's", loc=["body", "community_id"]
+        )
+    ensure_may_manage_activities(principal, community_id)
+
+
+def check_schedule(start: Any, end: Any) -> None:
+    if end is not None and start is not None and end < start:
+        raise Unprocessable(
+            "scheduled_end is before scheduled_start", loc=["body", "scheduled_end"]
+        )
+
+
+async def create_activity(
+    session: AsyncSession, principal: Principal, program_id: uuid.UUID, body: ActivityCreate
+) -> Activity:
+    await check_activity_community(session, principal, program_id, body.community_id)
+    check_schedule(body.scheduled_start, body.scheduled_end)
+    values = body.model_dump()
+    values["kind"], values["status"] = body.kind.value, body.status.value
+    entity: Activity = await activities.add(
+        session, principal, Activity(program_id=program_id, **values)
+    )
+    return entity
+
+
+async def update_activity(
+    session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    entity: Activity,
+    body: ActivityUpdate,
+) -> None:
+    ensure_may_manage_activities(principal, entity.community_id)
+    changes = body.changes()
+    if "community_id" in changes:
+        await check_activity_community(session, principal, program_id, changes["community_id"])
+    check_schedule(
+        changes.get("scheduled_start", entity.scheduled_start),
+        changes.get("scheduled_end", entity.scheduled_end),
+    )
+    for name in ("kind", "status"):
+        if name in changes:
+            changes[name] = (
+                changes[name].value if hasattr(changes[name], "value") else changes[name]
+            )
+    await activities.apply_changes(session, principal, entity, changes)
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def check_measured_on(program: Program, measured_on: date) -> None:
+    if (program.start_date and measured_on < program.start_date) or (
+        program.end_date and measured_on > program.end_date
+    ):
+        raise Unprocessable(
+            "measured_on must fall within the program's dates", loc=["body", "measured_on"]
+        )
+
+
+# --- budget lines ----------------------------------------------------------------------------
 
 
 def line_total(quantity: Decimal, unit_cost_amount: int) -> int:
@@ -194,15 +311,37 @@ def line_total(quantity: Decimal, unit_cost_amount: int) -> int:
 
 async def refresh_budget(session: AsyncSession, program: Program) -> None:
     """``budget_amount`` is always the sum of the live lines (the program row is locked)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(BudgetLine.total_amount), 0)).where(
-            BudgetLine.program_id == program.id, BudgetLine.deleted_at.is_(None)
-        )
-    )
-    program.budget_amount = int(total or 0)
+    program.budget_amount = await live_budget_total(session, program.id)
     await session.flush()
 
 
-def ensure_open(program: Program) -> None:
-    if program.status in CLOSED_STATUSES:
-        raise Conflict(f"the program is {program.status}: it can no longer change")
+async def create_budget_line(
+    session: AsyncSession, principal: Principal, program: Program, body: BudgetLineCreate
+) -> BudgetLine:
+    entity: BudgetLine = await budget_lines.add(
+        session,
+        principal,
+        BudgetLine(
+            program_id=program.id,
+            **body.model_dump(),
+            total_amount=line_total(body.quantity, body.unit_cost_amount),
+        ),
+    )
+    await refresh_budget(session, program)
+    return entity
+
+
+async def update_budget_line(
+    session: AsyncSession,
+    principal: Principal,
+    program: Program,
+    entity: BudgetLine,
+    body: BudgetLineUpdate,
+) -> None:
+    changes = body.changes()
+    changes["total_amount"] = line_total(
+        changes.get("quantity", entity.quantity),
+        changes.get("unit_cost_amount", entity.unit_cost_amount),
+    )
+    await budget_lines.apply_changes(session, principal, entity, changes)
+    await refresh_budget(session, program)

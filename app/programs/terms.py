@@ -7,29 +7,23 @@ default, English with ``lang=en``.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.assessments.models import Finding, NeedsAssessment
-from app.auth.models import User
-from app.communities.models import Community, CommunityFacilitator
 from app.core.regions import PROVINCES, local_zone
-from app.partners.models import Partner, Partnership, PartnershipStatus
-from app.programs.models import (
-    Activity,
-    BudgetLine,
-    Indicator,
-    Measurement,
-    Program,
-    ProgramCommunity,
-    ProgramFinding,
+from app.programs.models import Program
+from app.programs.repository import (
+    addressed_findings,
+    facilitators_of,
+    latest_values,
+    live_activities,
+    live_budget_lines,
+    live_indicators,
+    program_communities,
+    program_partners,
+    user_name,
 )
 from app.programs.schemas import TermsOfReference, TermsSection
 
@@ -134,22 +128,6 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
-async def program_partners(session: AsyncSession, program_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The partners of a program's live, non-terminated partnerships (the KAK names them)."""
-    rows = await session.execute(
-        select(Partner.name, Partner.kind, Partnership.role, Partnership.status)
-        .join(Partnership, Partnership.partner_id == Partner.id)
-        .where(
-            Partnership.program_id == program_id,
-            Partnership.deleted_at.is_(None),
-            Partner.deleted_at.is_(None),
-            Partnership.status != PartnershipStatus.terminated.value,
-        )
-        .order_by(Partner.name, Partnership.role)
-    )
-    return [{"name": n, "kind": k, "role": r, "status": s} for n, k, r, s in rows]
-
-
 def rupiah(amount: int) -> str:
     """Indonesian formatting: ``Rp 12.500.000``."""
     return "Rp " + f"{amount:,}".replace(",", ".")
@@ -168,96 +146,18 @@ def number(value: Decimal | float | int) -> str:
 
 async def build_terms(session: AsyncSession, program: Program, lang: str) -> TermsOfReference:
     heading = HEADINGS[lang]
-    communities = (
-        (
-            await session.execute(
-                select(Community)
-                .join(ProgramCommunity, ProgramCommunity.community_id == Community.id)
-                .where(ProgramCommunity.program_id == program.id)
-                .order_by(Community.region_code, Community.name)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    communities = await program_communities(session, program.id)
     community_names = {c.id: c.name for c in communities}
     regions = {c.id: c.region_code for c in communities}
-    findings = (
-        await session.execute(
-            select(Finding, NeedsAssessment.community_id)
-            .join(ProgramFinding, ProgramFinding.finding_id == Finding.id)
-            .join(NeedsAssessment, NeedsAssessment.id == Finding.assessment_id)
-            .where(ProgramFinding.program_id == program.id, Finding.deleted_at.is_(None))
-            .order_by(col(Finding.priority_rank).asc().nulls_last(), Finding.title)
-        )
-    ).all()
-    indicators = (
-        (
-            await session.execute(
-                select(Indicator)
-                .where(Indicator.program_id == program.id, Indicator.deleted_at.is_(None))
-                .order_by(Indicator.created_at, Indicator.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    latest = {
-        indicator_id: value
-        for indicator_id, value in await session.execute(
-            select(Measurement.indicator_id, Measurement.value)
-            .ext(distinct_on(Measurement.indicator_id))
-            .where(
-                col(Measurement.indicator_id).in_([i.id for i in indicators]),
-                Measurement.deleted_at.is_(None),
-            )
-            .order_by(
-                Measurement.indicator_id,
-                col(Measurement.measured_on).desc(),
-                col(Measurement.created_at).desc(),
-            )
-        )
-    }
-    activities = (
-        (
-            await session.execute(
-                select(Activity)
-                .where(Activity.program_id == program.id, Activity.deleted_at.is_(None))
-                .order_by(Activity.scheduled_start, Activity.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    lines = (
-        (
-            await session.execute(
-                select(BudgetLine)
-                .where(BudgetLine.program_id == program.id, BudgetLine.deleted_at.is_(None))
-                .order_by(BudgetLine.created_at, BudgetLine.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    findings = await addressed_findings(session, program.id)
+    indicators = await live_indicators(session, program.id)
+    latest = await latest_values(session, [i.id for i in indicators])
+    activities = await live_activities(session, program.id)
+    lines = await live_budget_lines(session, program.id)
     coordinator = (
-        (
-            await session.execute(select(User.full_name).where(User.id == program.coordinator_id))
-        ).scalar_one_or_none()
-        if program.coordinator_id
-        else None
+        await user_name(session, program.coordinator_id) if program.coordinator_id else None
     )
-    facilitators = (
-        await session.execute(
-            select(User.full_name, CommunityFacilitator.community_id)
-            .join(CommunityFacilitator, CommunityFacilitator.user_id == User.id)
-            .where(
-                col(CommunityFacilitator.community_id).in_(list(community_names)),
-                User.deleted_at.is_(None),
-            )
-            .order_by(User.full_name)
-        )
-    ).all()
+    facilitators = await facilitators_of(session, list(community_names))
     partners = await program_partners(session, program.id)
 
     sections = [
