@@ -10,8 +10,14 @@ from app.communities.router import router as communities_router
 from app.exports.router import router as exports_router
 from app.participation.router import router as participation_router
 from app.participation.schemas import BatchRequest
-from app.partners.router import accounts_router, partners_router, partnerships_router
+from app.partners.contributions_router import router as contributions_router
+from app.partners.partnerships_router import router as partnerships_router
+from app.partners.router import router as partners_router
+from app.partners.service_accounts_router import router as accounts_router
 from app.people.router import router as people_router
+from app.programs.activities_router import router as activities_router
+from app.programs.budget_lines_router import router as budget_lines_router
+from app.programs.indicators_router import router as indicators_router
 from app.programs.router import router as programs_router
 from app.reports.router import router as reports_router
 
@@ -26,9 +32,13 @@ api_routers: tuple[APIRouter, ...] = (
     participation_router,
     auth_router,
     programs_router,
+    activities_router,
+    indicators_router,
+    budget_lines_router,
     assessments_router,
     partners_router,
     partnerships_router,
+    contributions_router,
     accounts_router,
     users_router,
     exports_router,

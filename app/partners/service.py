@@ -1,0 +1,216 @@
+"""Rules of partners: partnership dates, uniqueness and lifecycle, contribution rules,
+service-account creation, rotation and revocation. Flushes, never commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import service_accounts as accounts
+from app.auth.models import Role, ServiceAccount
+from app.auth.repository import touch
+from app.core import audit
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.models import utcnow
+from app.core.principal import Principal
+from app.core.transitions import TransitionRequest, check_move, record_transition
+from app.partners.models import (
+    PARTNERSHIP_MACHINE,
+    Contribution,
+    Partnership,
+    PartnershipStatus,
+)
+from app.partners.repository import (
+    DUPLICATE_ROLE,
+    contributions,
+    ensure_unique,
+    partners,
+    partnerships,
+    service_accounts,
+)
+from app.partners.schemas import ContributionCreate, PartnershipCreate, ServiceAccountCreate
+from app.programs.repository import programs
+
+
+def plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Enums and URLs as the text stored in the table."""
+    return {
+        k: (v.value if hasattr(v, "value") else str(v) if k == "website" and v else v)
+        for k, v in values.items()
+    }
+
+
+# --- partnerships ---------------------------------------------------------------------------
+
+
+def check_dates(start: Any, end: Any) -> None:
+    if start and end and end < start:
+        raise Unprocessable("end_date is before start_date", loc=["body", "end_date"])
+
+
+async def create_partnership(
+    session: AsyncSession, principal: Principal, body: PartnershipCreate
+) -> Partnership:
+    """Partner and program must be visible (422), one role per partner and program (409)."""
+    try:
+        await partners.get(session, principal, body.partner_id)
+    except NotFound:
+        raise Unprocessable("partner not found", loc=["body", "partner_id"]) from None
+    try:
+        await programs.get(session, principal, body.program_id)
+    except NotFound:
+        raise Unprocessable("program not found", loc=["body", "program_id"]) from None
+    check_dates(body.start_date, body.end_date)
+    await ensure_unique(session, body.partner_id, body.program_id, body.role.value)
+    entity = Partnership(**plain(body.model_dump()))
+    session.add(entity)
+    try:
+        # A concurrent insert passes the count above; the unique index catches it.
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(DUPLICATE_ROLE) from None
+    return await partnerships.add(session, principal, entity)
+
+
+async def update_partnership(
+    session: AsyncSession, principal: Principal, entity: Partnership, changes: dict[str, Any]
+) -> None:
+    """A completed or terminated partnership is frozen; the dates stay ordered."""
+    if entity.status in (PartnershipStatus.completed, PartnershipStatus.terminated):
+        raise Conflict(f"the partnership is {entity.status}: it can no longer change")
+    check_dates(
+        changes.get("start_date", entity.start_date), changes.get("end_date", entity.end_date)
+    )
+    await partnerships.apply_changes(session, principal, entity, changes)
+
+
+async def transition_partnership(
+    session: AsyncSession, principal: Principal, entity: Partnership, body: TransitionRequest
+) -> None:
+    """Move along ``PARTNERSHIP_MACHINE`` (the caller holds the row lock)."""
+    try:
+        target = PartnershipStatus(body.to).value
+    except ValueError:
+        raise Unprocessable(
+            f"unknown status; one of: {', '.join(s.value for s in PartnershipStatus)}",
+            loc=["body", "to"],
+        ) from None
+    check_move(PARTNERSHIP_MACHINE, entity.status, target)
+    await record_transition(session, principal, "partnerships", entity, target, body.note)
+
+
+# --- contributions --------------------------------------------------------------------------
+
+
+def check_contribution(partnership: Partnership, principal: Principal, on: Any) -> None:
+    """Contributions go to live partnerships (partners: active ones), within their dates."""
+    if partnership.status == PartnershipStatus.terminated:
+        raise Conflict("the partnership is terminated: no contribution can be recorded")
+    if principal.role is Role.partner and partnership.status != PartnershipStatus.active:
+        raise Conflict("partners record contributions on active partnerships only")
+    if partnership.status == PartnershipStatus.proposed:
+        raise Conflict("the partnership is not active yet")
+    if (partnership.start_date and on < partnership.start_date) or (
+        partnership.end_date and on > partnership.end_date
+    ):
+        raise Unprocessable(
+            "contributed_on must fall within the partnership's dates",
+            loc=["body", "contributed_on"],
+        )
+
+
+def check_recorder(principal: Principal, entity: Contribution) -> None:
+    if principal.role is Role.partner and entity.recorded_by != principal.id:
+        raise Forbidden("partners may change only the contributions they recorded")
+
+
+async def record_contribution(
+    session: AsyncSession, principal: Principal, partnership: Partnership, body: ContributionCreate
+) -> Contribution:
+    check_contribution(partnership, principal, body.contributed_on)
+    return await contributions.add(
+        session,
+        principal,
+        Contribution(
+            partnership_id=partnership.id, recorded_by=principal.id, **plain(body.model_dump())
+        ),
+    )
+
+
+async def update_contribution(
+    session: AsyncSession,
+    principal: Principal,
+    partnership: Partnership,
+    entity: Contribution,
+    changes: dict[str, Any],
+) -> None:
+    check_contribution(partnership, principal, changes.get("contributed_on", entity.contributed_on))
+    await contributions.apply_changes(session, principal, entity, changes)
+
+
+# --- service accounts -----------------------------------------------------------------------
+
+
+async def create_service_account(
+    session: AsyncSession, principal: Principal, body: ServiceAccountCreate
+) -> tuple[ServiceAccount, str]:
+    """A partner account belongs to a visible partner organisation, other roles to none.
+    Returns the account and its secret (shown once)."""
+    if body.role == Role.partner.value:
+        if body.organization_id is None:
+            raise Unprocessable(
+                "a partner service account needs an organization_id",
+                loc=["body", "organization_id"],
+            )
+        try:
+            await partners.get(session, principal, body.organization_id)
+        except NotFound:
+            raise Unprocessable(
+                "partner organisation not found", loc=["body", "organization_id"]
+            ) from None
+    elif body.organization_id is not None:
+        raise Unprocessable(
+            "only partner accounts belong to an organisation", loc=["body", "organization_id"]
+        )
+    secret, digest = accounts.new_secret()
+    entity = await service_accounts.add(
+        session,
+        principal,
+        ServiceAccount(
+            name=body.name,
+            organization_id=body.organization_id,
+            role=body.role,
+            client_id=accounts.new_client_id(),
+            secret_hash=digest,
+        ),
+    )
+    return entity, secret
+
+
+async def rotate_secret(
+    session: AsyncSession, principal: Principal, entity: ServiceAccount, grace_seconds: int
+) -> str:
+    """A new secret (returned, shown once); the old one works for ``grace_seconds``."""
+    if entity.revoked_at is not None:
+        raise Conflict("the service account is revoked")
+    secret = accounts.rotate(entity, grace_seconds)
+    touch(entity)
+    await session.flush()
+    await audit.record(
+        session, principal, "rotate", "service_accounts", entity.id, ["client_secret"]
+    )
+    return secret
+
+
+async def revoke(session: AsyncSession, principal: Principal, entity: ServiceAccount) -> None:
+    """Idempotent: revoking again keeps the first revocation time."""
+    if entity.revoked_at is None:
+        entity.revoked_at = utcnow()
+        touch(entity)
+        await session.flush()
+        await audit.record(
+            session, principal, "revoke", "service_accounts", entity.id, ["revoked_at"]
+        )
