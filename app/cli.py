@@ -7,8 +7,11 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from app.core.config import ConfigError, Settings, get_settings
@@ -18,15 +21,39 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.jso
 
 
 def _database_url(settings: Settings) -> str:
-    """The configured database, or the embedded one under the data folder (started here)."""
+    """The configured database, or the embedded one under the data folder (started here,
+    stopped when the command ends however it ends: see ``main``)."""
     if settings.database_url:
         return settings.database_url
-    from app.core.db import start_embedded
+    from app.core.db import start_embedded, stop_embedded
 
+    _exit_on_termination()
+    _at_end.append(stop_embedded)
     url = start_embedded(settings.data_dir)
     os.environ["DATABASE_URL"] = url  # workers and Alembic inherit it
     settings.database_url = url
     return url
+
+
+_at_end: list[Callable[[], None]] = []  # run by ``main`` on every way out
+
+
+def _exit_on_termination() -> None:
+    """SIGTERM and SIGHUP end the process the way Ctrl-C does: by an exception, so that
+    ``main`` still stops the embedded PostgreSQL. Their default action kills the process
+    on the spot (uvicorn raises the signal again after its graceful shutdown), leaving the
+    server running and holding the data folder."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers (a command run from a test, say)
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:  # nohup stays
+            signal.signal(sig, _raise_exit)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second one must not cut the clean-up short
+    raise SystemExit(128 + signum)
 
 
 def migrate(settings: Settings) -> None:
@@ -46,7 +73,10 @@ async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-de
     from app.core.db import Database, create_engine
 
     # The URL (and the embedded server) is settled before the event loop starts.
-    database = Database(create_engine(settings))
+    # A command may run long statements: it waits as long as the server lets one run.
+    database = Database(
+        create_engine(settings, wait_seconds=settings.db_statement_timeout_ms / 1000)
+    )
     try:
         async with database.sessions() as session:
             result = await work(session)
@@ -237,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {exc}")
     except AppError as exc:  # a refused command (e.g. seed-demo on a filled database)
         sys.exit(f"error: {exc.detail}")
+    finally:
+        while _at_end:
+            _at_end.pop()()
 
 
 if __name__ == "__main__":

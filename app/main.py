@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         max_batch_bytes=settings.max_batch_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
     )
     app.add_middleware(RequestContextMiddleware, is_production=settings.is_production)
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = 5
     db_pool_timeout_seconds: float = 5.0
     db_statement_timeout_ms: int = 30_000
+    # The longest a request waits on the database at a time (connecting, each statement,
+    # each piece of a streamed export) before it answers 503: a frozen server cannot hang it.
+    db_request_timeout_seconds: float = Field(default=5.0, gt=0)
 
     jwt_issuer: str = "berdaya"
     jwt_audience: str = "berdaya-api"
@@ -60,6 +63,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = 1024 * 1024
     max_batch_body_bytes: int = 10 * 1024 * 1024
+    # A request body must have arrived this long after the app starts reading it (408).
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Login throttling (SECURITY.md): one account from one address, one address over every
     # account, one account from every address (a ceiling well above the first).

