@@ -120,7 +120,7 @@ async def update_partner(
 async def delete_partner(
     request: Request, session: SessionDep, principal: PrincipalDep, partner_id: uuid.UUID
 ) -> Response:
-    await partners.soft_delete(session, principal, partner_id, request)
+    await service.delete_partner(session, principal, partner_id, request)
     return Response(status_code=204)
 
 

@@ -120,6 +120,19 @@ class ServiceAccountUpdate(PatchModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+class ServiceAccountRotate(InputModel):
+    grace_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
+        description=(
+            "How long the old secret, and the tokens minted with it, keep working; 0 ends "
+            "them at once (a leaked secret). Default: the server's rotation grace (1 hour)."
+        ),
+        examples=[0],
+    )
+
+
 class ServiceAccountRead(ReadModel):
     name: str
     organization_id: uuid.UUID | None

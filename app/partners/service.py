@@ -3,11 +3,14 @@ service-account creation, rotation and revocation. Flushes, never commits."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service as auth_service
 from app.auth import service_accounts as accounts
 from app.auth.models import Role, ServiceAccount
 from app.auth.repository import touch
@@ -214,3 +217,12 @@ async def revoke(session: AsyncSession, principal: Principal, entity: ServiceAcc
         await audit.record(
             session, principal, "revoke", "service_accounts", entity.id, ["revoked_at"]
         )
+
+
+async def delete_partner(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID, request: Request
+) -> None:
+    """Soft delete, and every access through the organisation ends at once: its users are
+    disabled, its service accounts revoked (a restore brings none of them back)."""
+    await partners.soft_delete(session, principal, partner_id, request)
+    await auth_service.end_organization_access(session, partner_id, principal)

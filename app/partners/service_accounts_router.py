@@ -23,6 +23,7 @@ from app.partners.repository import service_accounts
 from app.partners.schemas import (
     ServiceAccountCreate,
     ServiceAccountRead,
+    ServiceAccountRotate,
     ServiceAccountSecret,
     ServiceAccountUpdate,
 )
@@ -127,15 +128,21 @@ async def update_account(
     "/{account_id}/rotate",
     name="service-accounts-rotate",
     response_model=ServiceAccountSecret,
-    summary="New secret (shown once); the old one works for the grace period",
-    responses=problem_responses(401, 403, 404, 409),
+    summary="New secret (shown once); the old one works for the grace period (0: none)",
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def rotate_account(
-    request: Request, session: SessionDep, principal: PrincipalDep, account_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    account_id: uuid.UUID,
+    body: ServiceAccountRotate | None = None,
 ) -> Response:
     authorize(principal, "service_accounts", WRITE)
     entity = await service_accounts.get(session, principal, account_id, for_update=True)
     grace = request.app.state.settings.service_account_rotation_grace_seconds
+    if body is not None and body.grace_seconds is not None:
+        grace = body.grace_seconds
     secret = await service.rotate_secret(session, principal, entity, grace)
     return model_response(
         request,
