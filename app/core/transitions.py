@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import DateTime, Index, func
+from sqlalchemy import DateTime, Index, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field as SQLField
+from sqlmodel import col
 
 from app.core import audit
 from app.core.errors import Conflict
@@ -101,3 +102,15 @@ async def record_transition(
         ["status"],
         note=f"{previous}->{target}",
     )
+
+
+async def history(
+    session: AsyncSession, resource: str, resource_id: uuid.UUID
+) -> list[StatusTransition]:
+    """The status history of one thing, oldest first."""
+    rows = await session.execute(
+        select(StatusTransition)
+        .where(StatusTransition.resource == resource, StatusTransition.resource_id == resource_id)
+        .order_by(col(StatusTransition.at), col(StatusTransition.id))
+    )
+    return list(rows.scalars())

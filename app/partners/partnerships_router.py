@@ -14,10 +14,10 @@ from app.auth.policy import WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import model_response
 from app.core.pagination import ListParams, Page, list_params, set_link_header
-from app.core.transitions import TransitionRead, TransitionRequest
+from app.core.transitions import TransitionRead, TransitionRequest, history
 from app.partners import service
 from app.partners.models import Partnership, PartnershipRole, PartnershipStatus
-from app.partners.repository import contributed, partnerships, transitions
+from app.partners.repository import contributed, partnerships
 from app.partners.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
 
 router = APIRouter(prefix="/partnerships", tags=["partnerships"])
@@ -189,5 +189,5 @@ async def list_partnership_transitions(
     session: SessionDep, principal: PrincipalDep, partnership_id: uuid.UUID
 ) -> list[TransitionRead]:
     await partnerships.get(session, principal, partnership_id)
-    rows = await transitions(session, partnership_id)
+    rows = await history(session, "partnerships", partnership_id)
     return [TransitionRead.model_validate(r) for r in rows]

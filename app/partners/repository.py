@@ -18,7 +18,6 @@ from app.auth.repository import ScopedRepository
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import Keyset
 from app.core.principal import Principal
-from app.core.transitions import StatusTransition
 from app.partners.models import Contribution, Partner, Partnership
 
 DUPLICATE_ROLE = "this partner already has this role in this program"
@@ -54,19 +53,6 @@ async def contributed(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.
         .group_by(Contribution.partnership_id)
     )
     return {pid: int(total) for pid, total in rows}
-
-
-async def transitions(session: AsyncSession, partnership_id: uuid.UUID) -> list[StatusTransition]:
-    """The status history of a partnership, oldest first."""
-    rows = await session.execute(
-        select(StatusTransition)
-        .where(
-            StatusTransition.resource == "partnerships",
-            StatusTransition.resource_id == partnership_id,
-        )
-        .order_by(StatusTransition.at, StatusTransition.id)
-    )
-    return list(rows.scalars())
 
 
 class PartnerRepository(ScopedRepository[Partner]):

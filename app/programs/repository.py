@@ -24,7 +24,6 @@ from app.communities.models import Community, CommunityFacilitator
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import Keyset, ListParams
 from app.core.principal import Principal
-from app.core.transitions import StatusTransition
 from app.partners.models import Partner, Partnership, PartnershipStatus
 from app.programs.models import (
     Activity,
@@ -195,16 +194,6 @@ async def live_budget_total(session: AsyncSession, program_id: uuid.UUID) -> int
         )
     )
     return int(total or 0)
-
-
-async def transitions_of(session: AsyncSession, program_id: uuid.UUID) -> list[StatusTransition]:
-    """The program's status history, oldest first."""
-    rows = await session.execute(
-        select(StatusTransition)
-        .where(StatusTransition.resource == RESOURCE, StatusTransition.resource_id == program_id)
-        .order_by(StatusTransition.at, StatusTransition.id)
-    )
-    return list(rows.scalars())
 
 
 # --- list filters ----------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
 from app.core.pagination import ListParams, Page, list_params, set_link_header
 from app.core.regions import RegionPrefixQuery
-from app.core.transitions import TransitionRead, TransitionRequest
+from app.core.transitions import TransitionRead, TransitionRequest, history
 from app.programs import service
 from app.programs.models import Program, ProgramStatus
-from app.programs.repository import RESOURCE, program_conditions, programs, transitions_of
+from app.programs.repository import RESOURCE, program_conditions, programs
 from app.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate, TermsOfReference
 from app.programs.terms import build_terms, render_markdown
 
@@ -184,7 +184,7 @@ async def list_program_transitions(
     session: SessionDep, principal: PrincipalDep, program_id: uuid.UUID
 ) -> list[TransitionRead]:
     await programs.get(session, principal, program_id)
-    rows = await transitions_of(session, program_id)
+    rows = await history(session, RESOURCE, program_id)
     return [TransitionRead.model_validate(r) for r in rows]
 
 
