@@ -10,16 +10,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth.deps import PrincipalDep, SessionDep
-from app.auth.models import Role, User
 from app.auth.policy import READ, WRITE, authorize
-from app.communities.models import Community, CommunityFacilitator, CommunityKind, DevelopmentIndex
-from app.communities.repository import communities, ensure_year_free, indices
+from app.communities import repository, service
+from app.communities.models import Community, CommunityKind, DevelopmentIndex
+from app.communities.repository import communities, indices
 from app.communities.schemas import (
     CommunityCreate,
     CommunityRead,
@@ -29,12 +25,9 @@ from app.communities.schemas import (
     DevelopmentIndexUpdate,
     FacilitatorRead,
 )
-from app.communities.service import idm_score, idm_status
-from app.core import audit
-from app.core.errors import NotFound, Unprocessable, problem_responses
+from app.core.errors import problem_responses
 from app.core.http import model_response
 from app.core.pagination import ListParams, Page, list_params, set_link_header
-from app.core.principal import Principal
 from app.core.regions import RegionPrefixQuery
 
 router = APIRouter(prefix="/communities", tags=["communities"])
@@ -61,18 +54,11 @@ async def list_communities(
     region_code: RegionPrefixQuery = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="Name search")] = None,
 ) -> Page[CommunityRead]:
-    conditions: list[ColumnElement[bool]] = []
-    if kind is not None:
-        conditions.append(Community.kind == kind.value)
-    if region_code is not None:
-        conditions.append(col(Community.region_code).startswith(region_code, autoescape=True))
-    if q is not None:
-        conditions.append(col(Community.name).icontains(q, autoescape=True))
     rows, next_cursor = await communities.page(
         session,
         principal,
         params,
-        conditions=conditions,
+        conditions=communities.conditions(kind, region_code, q),
         filters={"kind": kind, "region_code": region_code, "q": q},
     )
     set_link_header(request, response, next_cursor)
@@ -174,12 +160,7 @@ async def list_facilitators(
 ) -> list[FacilitatorRead]:
     await communities.get(session, principal, community_id)
     authorize(principal, "community_facilitators", READ)
-    rows = await session.execute(
-        select(User.id, User.full_name, User.email)
-        .join(CommunityFacilitator, CommunityFacilitator.user_id == User.id)
-        .where(CommunityFacilitator.community_id == community_id, User.deleted_at.is_(None))
-        .order_by(User.full_name, User.id)
-    )
+    rows = await repository.facilitators_of(session, community_id)
     return [FacilitatorRead(user_id=r.id, full_name=r.full_name, email=r.email) for r in rows]
 
 
@@ -194,20 +175,7 @@ async def assign_facilitator(
 ) -> Response:
     await communities.get(session, principal, community_id)
     authorize(principal, "community_facilitators", WRITE)
-    role = await session.scalar(
-        select(User.role).where(User.id == user_id, User.deleted_at.is_(None))
-    )
-    if role != Role.facilitator.value:
-        raise Unprocessable("the user is not a facilitator", loc=["path", "user_id"])
-    result = await session.execute(
-        insert(CommunityFacilitator)
-        .values(community_id=community_id, user_id=user_id)
-        .on_conflict_do_nothing()
-    )
-    if result.rowcount:  # type: ignore[attr-defined]
-        await audit.record(
-            session, principal, "assign", "community_facilitators", community_id, ["user_id"]
-        )
+    await service.assign_facilitator(session, principal, community_id, user_id)
     return Response(status_code=204)
 
 
@@ -222,15 +190,7 @@ async def unassign_facilitator(
 ) -> Response:
     await communities.get(session, principal, community_id)
     authorize(principal, "community_facilitators", WRITE)
-    await session.execute(
-        delete(CommunityFacilitator).where(
-            CommunityFacilitator.community_id == community_id,
-            CommunityFacilitator.user_id == user_id,
-        )
-    )
-    await audit.record(
-        session, principal, "unassign", "community_facilitators", community_id, ["user_id"]
-    )
+    await service.unassign_facilitator(session, principal, community_id, user_id)
     return Response(status_code=204)
 
 
@@ -239,24 +199,6 @@ async def unassign_facilitator(
 
 def _read_index(entry: DevelopmentIndex) -> DevelopmentIndexRead:
     return DevelopmentIndexRead.model_validate(entry)
-
-
-async def _get_index(
-    session: AsyncSession,
-    principal: Principal,
-    community_id: uuid.UUID,
-    index_id: uuid.UUID,
-    *,
-    for_update: bool = False,
-) -> DevelopmentIndex:
-    entry = await indices.get(session, principal, index_id, for_update=for_update)
-    if entry.community_id != community_id:
-        raise indices_not_found()
-    return entry
-
-
-def indices_not_found() -> NotFound:
-    return NotFound("development index not found")
 
 
 @router.get(
@@ -275,13 +217,7 @@ async def list_indices(
     params: Annotated[ListParams, Depends(list_params)],
 ) -> Page[DevelopmentIndexRead]:
     await communities.get(session, principal, community_id)
-    rows, next_cursor = await indices.page(
-        session,
-        principal,
-        params,
-        conditions=[DevelopmentIndex.community_id == community_id],
-        filters={"community_id": community_id},
-    )
+    rows, next_cursor = await indices.page_of_community(session, principal, params, community_id)
     set_link_header(request, response, next_cursor)
     return Page(items=[_read_index(r) for r in rows], next_cursor=next_cursor)
 
@@ -302,21 +238,7 @@ async def create_index(
 ) -> Response:
     await communities.get(session, principal, community_id, for_update=True)
     authorize(principal, "development_indices", WRITE)
-    await ensure_year_free(session, community_id, body.year)
-    score = idm_score(body.iks, body.ike, body.ikl)
-    entry = await indices.add(
-        session,
-        principal,
-        DevelopmentIndex(
-            community_id=community_id,
-            year=body.year,
-            iks=body.iks,
-            ike=body.ike,
-            ikl=body.ikl,
-            idm_score=score,
-            idm_status=idm_status(score).value,
-        ),
-    )
+    entry = await service.create_index(session, principal, community_id, body)
     return model_response(
         request,
         _read_index(entry),
@@ -339,7 +261,7 @@ async def get_index(
     community_id: uuid.UUID,
     index_id: uuid.UUID,
 ) -> Response:
-    entry = await _get_index(session, principal, community_id, index_id)
+    entry = await indices.get_in_community(session, principal, community_id, index_id)
     return model_response(request, _read_index(entry), version=entry.version)
 
 
@@ -357,13 +279,9 @@ async def update_index(
     index_id: uuid.UUID,
     body: DevelopmentIndexUpdate,
 ) -> Response:
-    await _get_index(session, principal, community_id, index_id)
+    await indices.get_in_community(session, principal, community_id, index_id)
     entry = await indices.get_for_change(session, principal, index_id, request)
-    changes = body.changes()
-    iks, ike, ikl = (changes.get(k, getattr(entry, k)) for k in ("iks", "ike", "ikl"))
-    score = idm_score(iks, ike, ikl)
-    changes.update(idm_score=score, idm_status=idm_status(score).value)
-    await indices.apply_changes(session, principal, entry, changes)
+    await service.update_index(session, principal, entry, body.changes())
     return model_response(request, _read_index(entry), version=entry.version)
 
 
@@ -380,7 +298,7 @@ async def delete_index(
     community_id: uuid.UUID,
     index_id: uuid.UUID,
 ) -> Response:
-    await _get_index(session, principal, community_id, index_id)
+    await indices.get_in_community(session, principal, community_id, index_id)
     await indices.soft_delete(session, principal, index_id, request)
     return Response(status_code=204)
 
@@ -400,6 +318,5 @@ async def restore_index(
 ) -> Response:
     await communities.get(session, principal, community_id)
     entry = await indices.restore(session, principal, index_id)
-    if entry.community_id != community_id:
-        raise indices_not_found()
+    indices.check_community(entry, community_id)
     return model_response(request, _read_index(entry), version=entry.version)

@@ -1,5 +1,6 @@
-"""Every query of people: the scoped repository, the participation summary read with
-each person, NIK uniqueness, and the records that point at a person (data-subject export).
+"""Every query of people: the scoped repository with its list filters and NIK lookup,
+the participation summary read with each person, NIK uniqueness, the records that point
+at a person (data-subject export), the rows left to re-encrypt, and age bands in SQL.
 """
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments.models import Ballot
 from app.auth.policy import person_scope
@@ -19,7 +22,18 @@ from app.core.fastpath import among, fetch_views
 from app.core.pagination import Keyset
 from app.core.principal import Principal
 from app.participation.models import LEVEL_ORDER, ParticipationRecord
-from app.people.models import Person
+from app.people.models import Person, Sex, VulnerableGroup
+
+# Upper bound (inclusive) of each age band but the last, "65+"; shared by the Python and
+# the SQL forms so reports and exports count alike.
+AGE_BANDS: tuple[tuple[int, str], ...] = (
+    (14, "0-14"),
+    (24, "15-24"),
+    (34, "25-34"),
+    (44, "35-44"),
+    (54, "45-54"),
+    (64, "55-64"),
+)
 
 LEVEL_RANK = case(
     {level: rank for rank, level in enumerate(LEVEL_ORDER)}, value=ParticipationRecord.level
@@ -88,6 +102,17 @@ async def ensure_nik_free(
         raise Conflict("a person with this NIK is already registered")
 
 
+async def flush_unique(session: AsyncSession) -> None:
+    """Flush in a savepoint so a concurrent duplicate NIK becomes a 409, not a 500."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        if "uq_people_nik_hash_live" in str(exc.orig):
+            raise Conflict("a person with this NIK is already registered") from None
+        raise
+
+
 class PersonRepository(ScopedRepository[Person]):
     model = Person
     resource = "people"
@@ -102,6 +127,42 @@ class PersonRepository(ScopedRepository[Person]):
 
     def read_columns(self) -> tuple[Any, ...]:
         return SUMMARY_COLUMNS
+
+    @staticmethod
+    def conditions(
+        *,
+        community_id: uuid.UUID | None,
+        sex: Sex | None,
+        disability: bool | None,
+        vulnerable_group: VulnerableGroup | None,
+        birth_year_min: int | None,
+        birth_year_max: int | None,
+        q: str | None,
+    ) -> list[ColumnElement[bool]]:
+        """The list filters (who may use which is the service's rule)."""
+        conditions: list[ColumnElement[bool]] = []
+        if community_id is not None:
+            conditions.append(Person.community_id == community_id)
+        if sex is not None:
+            conditions.append(Person.sex == sex.value)
+        if disability is not None:
+            conditions.append(Person.disability == disability)
+        if vulnerable_group is not None:
+            conditions.append(col(Person.vulnerable_groups).contains([vulnerable_group.value]))
+        if birth_year_min is not None:
+            conditions.append(col(Person.birth_year) >= birth_year_min)
+        if birth_year_max is not None:
+            conditions.append(col(Person.birth_year) <= birth_year_max)
+        if q is not None:
+            conditions.append(col(Person.full_name).icontains(q, autoescape=True))
+        return conditions
+
+    async def with_nik_hash(
+        self, session: AsyncSession, principal: Principal, nik_hash: str
+    ) -> Sequence[Person]:
+        """The live people the caller may see registered under this NIK digest."""
+        stmt = self.base_query(principal).where(Person.nik_hash == nik_hash)
+        return (await session.execute(stmt)).scalars().all()
 
     async def before_restore(self, session: AsyncSession, entity: Person) -> None:
         await ensure_nik_free(session, entity.nik_hash, exclude=entity.id)
@@ -126,3 +187,32 @@ async def records_of_person(session: AsyncSession, person_id: uuid.UUID) -> dict
             r.model_dump(mode="json", exclude={"created_by", "version"}) for r in records.scalars()
         ],
     }
+
+
+async def not_under_key(session: AsyncSession, current_kid: str, batch: int) -> Sequence[Person]:
+    """Up to ``batch`` people with a NIK or phone encrypted under another key than
+    ``current_kid``, locked (rows other workers hold are skipped)."""
+    current = f"v1.{current_kid}.%"
+    stmt = (
+        select(Person)
+        .where(
+            or_(
+                Person.nik_ciphertext.is_not(None) & ~Person.nik_ciphertext.like(current),
+                Person.phone_ciphertext.is_not(None) & ~Person.phone_ciphertext.like(current),
+            )
+        )
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+def age_band_sql(birth_year: Any, birth_decade: Any) -> ColumnElement[str]:
+    """``service.age_band`` in SQL, the same bands (so rows can be built by the database)."""
+    year = func.coalesce(birth_year, birth_decade + 5)
+    age = func.extract("year", func.timezone("UTC", func.now())) - year
+    return case(
+        (year.is_(None), "unknown"),
+        *[(age <= upper, label) for upper, label in AGE_BANDS],
+        else_="65+",
+    )

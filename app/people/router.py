@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth.deps import PrincipalDep, SessionDep
-from app.auth.policy import (
-    READ,
-    WRITE,
-    allowed,
-    authorize,
-    can_write_in_community,
-)
-from app.auth.repository import touch
-from app.communities.repository import communities
-from app.core import audit
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
+from app.auth.policy import READ, WRITE, authorize
+from app.core.errors import problem_responses
 from app.core.http import model_response
 from app.core.pagination import ListParams, Page, list_params, set_link_header
 from app.core.pii import PersonalData, PersonalDep
 from app.core.principal import Principal
-from app.people import repository, service
+from app.people import service
 from app.people.models import Person, Sex, VulnerableGroup
-from app.people.repository import participation_summary, people
+from app.people.repository import people
 from app.people.schemas import (
     DataExport,
     NikLookup,
@@ -39,48 +25,26 @@ from app.people.schemas import (
     PersonRead,
     PersonUpdate,
 )
-from app.people.service import present
 
 router = APIRouter(prefix="/people", tags=["people"])
 
 
-async def views(
-    session: AsyncSession,
-    rows: Sequence[Person],
+async def _person_response(
+    request: Request,
+    session: SessionDep,
     principal: Principal,
     personal: PersonalData,
-    **options: bool,
-) -> list[PersonRead]:
-    """People as the caller may see them, with their participation summary (one query)."""
-    summaries = await participation_summary(session, rows)
-    return [
-        present(p, principal, personal, summary=summaries.get(p.id, (0, None)), **options)
-        for p in rows
-    ]
-
-
-async def view(
-    session: AsyncSession,
     person: Person,
-    principal: Principal,
-    personal: PersonalData,
-    **options: bool,
-) -> PersonRead:
-    return (await views(session, [person], principal, personal, **options))[0]
-
-
-async def _check_community(
-    session: SessionDep, principal: Principal, community_id: uuid.UUID
-) -> None:
-    """The community must be visible and writable by the caller (422 on the field if not)."""
-    try:
-        await communities.get(session, principal, community_id)
-    except NotFound:
-        raise Unprocessable("community not found", loc=["body", "community_id"]) from None
-    if not can_write_in_community(principal, community_id):
-        raise Unprocessable(
-            "you may not register people in this community", loc=["body", "community_id"]
-        )
+    *,
+    reveal_nik: bool = False,
+) -> Response:
+    """The person as the caller may see it, with its ETag; personal data: never stored."""
+    return model_response(
+        request,
+        await service.view(session, person, principal, personal, reveal_nik=reveal_nik),
+        version=person.version,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get(
@@ -108,44 +72,27 @@ async def list_people(
     ] = None,
 ) -> Page[PersonRead]:
     authorize(principal, "people", READ)
-    conditions: list[ColumnElement[bool]] = []
-    if community_id is not None:
-        conditions.append(Person.community_id == community_id)
-    if sex is not None:
-        conditions.append(Person.sex == sex.value)
-    if disability is not None:
-        conditions.append(Person.disability == disability)
-    if vulnerable_group is not None:
-        conditions.append(col(Person.vulnerable_groups).contains([vulnerable_group.value]))
-    if (birth_year_min is not None or birth_year_max is not None) and not allowed(
-        principal, "people_names", READ
-    ):
-        raise Forbidden("your role sees birth decades, not birth years")
-    if birth_year_min is not None:
-        conditions.append(col(Person.birth_year) >= birth_year_min)
-    if birth_year_max is not None:
-        conditions.append(col(Person.birth_year) <= birth_year_max)
-    if q is not None:
-        if not allowed(principal, "people_names", READ):
-            raise Forbidden("your role may not search people by name")
-        conditions.append(col(Person.full_name).icontains(q, autoescape=True))
-    rows, next_cursor = await people.page(
-        session,
+    service.check_list_filters(
         principal,
-        params,
-        conditions=conditions,
-        filters={
-            "community_id": community_id,
-            "sex": sex,
-            "disability": disability,
-            "vulnerable_group": vulnerable_group,
-            "birth_year_min": birth_year_min,
-            "birth_year_max": birth_year_max,
-            "q": q,
-        },
+        birth_years=birth_year_min is not None or birth_year_max is not None,
+        name_search=q is not None,
+    )
+    filters = {
+        "community_id": community_id,
+        "sex": sex,
+        "disability": disability,
+        "vulnerable_group": vulnerable_group,
+        "birth_year_min": birth_year_min,
+        "birth_year_max": birth_year_max,
+        "q": q,
+    }
+    rows, next_cursor = await people.page(
+        session, principal, params, conditions=people.conditions(**filters), filters=filters
     )
     set_link_header(request, response, next_cursor)
-    return Page(items=await views(session, rows, principal, personal), next_cursor=next_cursor)
+    return Page(
+        items=await service.views(session, rows, principal, personal), next_cursor=next_cursor
+    )
 
 
 @router.post(
@@ -163,19 +110,10 @@ async def create_person(
     body: PersonCreate,
 ) -> Response:
     authorize(principal, "people", WRITE)
-    await _check_community(session, principal, body.community_id)
-    values = body.model_dump(exclude_unset=True)
-    if values.get("consent_purposes") and not values.get("consent_given_at"):
-        values["consent_given_at"] = datetime.now(UTC)
-    service.apply_personal_fields(values, personal)
-    await repository.ensure_nik_free(session, values.get("nik_hash"))
-    person = Person(**values)
-    session.add(person)
-    await service.flush_unique(session)
-    await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
+    person = await service.create(session, principal, personal, body)
     return model_response(
         request,
-        await view(session, person, principal, personal),
+        await service.view(session, person, principal, personal),
         version=person.version,
         status_code=201,
         # no-store: the Idempotency-Key layer never keeps personal data for replay.
@@ -198,19 +136,11 @@ async def lookup_person(
     body: NikLookup,
 ) -> Response:
     authorize(principal, "people_lookup", READ)
-    stmt = people.base_query(principal).where(Person.nik_hash == personal.nik_digest(body.nik))
-    rows = (await session.execute(stmt)).scalars().all()
     return model_response(
         request,
-        PersonList(items=await views(session, rows, principal, personal)),
+        PersonList(items=await service.lookup(session, principal, personal, body.nik)),
         headers={"Cache-Control": "no-store"},
     )
-
-
-async def _visible_person(
-    session: SessionDep, principal: Principal, person_id: uuid.UUID, *, for_update: bool = False
-) -> Person:
-    return await people.get(session, principal, person_id, for_update=for_update)
 
 
 @router.get(
@@ -229,15 +159,11 @@ async def get_person(
         Literal["nik"] | None, Query(description="Admins only: show the NIK in clear (audited)")
     ] = None,
 ) -> Response:
-    person = await _visible_person(session, principal, person_id)
+    person = await people.get(session, principal, person_id)
     if reveal is not None:
-        authorize(principal, "people_identified", READ)
-        await audit.record(session, principal, "reveal", "people", person.id, ["nik"])
-    return model_response(
-        request,
-        await view(session, person, principal, personal, reveal_nik=reveal == "nik"),
-        version=person.version,
-        headers={"Cache-Control": "no-store"},
+        await service.reveal_nik(session, principal, person)
+    return await _person_response(
+        request, session, principal, personal, person, reveal_nik=reveal == "nik"
     )
 
 
@@ -256,37 +182,9 @@ async def update_person(
     body: PersonUpdate,
 ) -> Response:
     person = await people.get_for_change(session, principal, person_id, request)
-    if not can_write_in_community(principal, person.community_id):
-        raise Forbidden("you may not change people of this community")
-    if person.erased_at is not None:
-        raise Unprocessable(
-            "this person was erased; the record can no longer change", loc=["path", "person_id"]
-        )
-    changes = body.changes()
-    if "community_id" in changes and changes["community_id"] != person.community_id:
-        await _check_community(session, principal, changes["community_id"])
-    personal_names = {name for name in ("nik", "phone") if name in changes}
-    service.apply_personal_fields(changes, personal)
-    if "nik_hash" in changes:
-        await repository.ensure_nik_free(session, changes["nik_hash"], exclude=person.id)
-    if changes.get("consent_purposes") and person.consent_given_at is None:
-        changes.setdefault("consent_given_at", datetime.now(UTC))
-    changed = [k for k, v in changes.items() if getattr(person, k) != v]
-    for name in changed:
-        setattr(person, name, changes[name])
-    if changed:
-        touch(person)
-        await service.flush_unique(session)
-        audit_names = {
-            n
-            for n in changed
-            if n not in ("nik_ciphertext", "nik_hash", "phone_ciphertext", "birth_decade")
-        }
-        await audit.record(
-            session, principal, "update", "people", person.id, audit_names | personal_names
-        )
+    await service.update(session, principal, personal, person, body)
     return model_response(
-        request, await view(session, person, principal, personal), version=person.version
+        request, await service.view(session, person, principal, personal), version=person.version
     )
 
 
@@ -299,9 +197,8 @@ async def update_person(
 async def delete_person(
     request: Request, session: SessionDep, principal: PrincipalDep, person_id: uuid.UUID
 ) -> Response:
-    person = await _visible_person(session, principal, person_id)
-    if not can_write_in_community(principal, person.community_id):
-        raise Forbidden("you may not delete people of this community")
+    person = await people.get(session, principal, person_id)
+    service.check_writable(principal, person, "delete")
     await people.soft_delete(session, principal, person_id, request)
     return Response(status_code=204)
 
@@ -320,12 +217,7 @@ async def restore_person(
     person_id: uuid.UUID,
 ) -> Response:
     person = await people.restore(session, principal, person_id)
-    return model_response(
-        request,
-        await view(session, person, principal, personal),
-        version=person.version,
-        headers={"Cache-Control": "no-store"},
-    )
+    return await _person_response(request, session, principal, personal, person)
 
 
 @router.get(
@@ -342,16 +234,11 @@ async def export_person(
     personal: PersonalDep,
     person_id: uuid.UUID,
 ) -> Response:
-    person = await _visible_person(session, principal, person_id)
+    person = await people.get(session, principal, person_id)
     authorize(principal, "people_data_export", READ)
-    shown = await view(session, person, principal, personal, reveal_nik=principal.is_admin)
-    if principal.is_admin and person.phone_ciphertext:
-        shown.phone = personal.cipher.decrypt(person.phone_ciphertext, service.PHONE_FIELD)
-    sections = await service.collect_data_export(session, person.id)
-    await audit.record(session, principal, "data_export", "people", person.id)
     return model_response(
         request,
-        DataExport(person=shown, sections=sections, exported_at=datetime.now(UTC)),
+        await service.data_export(session, principal, personal, person),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -371,12 +258,5 @@ async def erase_person(
     person_id: uuid.UUID,
 ) -> Response:
     person = await people.get_for_change(session, principal, person_id, request, "erase")
-    if person.erased_at is not None:
-        raise Conflict("this person was already erased")
     await service.erase(session, principal, person)
-    return model_response(
-        request,
-        await view(session, person, principal, personal),
-        version=person.version,
-        headers={"Cache-Control": "no-store"},
-    )
+    return await _person_response(request, session, principal, personal, person)

@@ -1,24 +1,27 @@
-"""Rules of the participant registry: field visibility by role, consent, NIK uniqueness,
-data-subject rights (export, erasure) and key rotation."""
+"""Rules of the participant registry: field visibility by role, who may register where,
+consent, NIK uniqueness, data-subject rights (export, erasure) and key rotation."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
+from app.auth.policy import READ, allowed, authorize, can_write_in_community
+from app.auth.repository import touch
+from app.communities.repository import communities
 from app.core import audit
-from app.core.errors import Conflict
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pii import NIK_FIELD, PHONE_FIELD, PersonalData, PiiCipher, mask
 from app.core.principal import Principal
 from app.people import repository
 from app.people.models import Person
-from app.people.schemas import PersonRead
+from app.people.repository import AGE_BANDS, participation_summary
+from app.people.schemas import DataExport, PersonCreate, PersonRead, PersonUpdate
 
 # Field names that are personal values: they may appear in audit entries by name only.
 ENCRYPTED_FIELDS = {"nik": "nik_ciphertext", "phone": "phone_ciphertext"}
@@ -36,6 +39,24 @@ def has_active_consent(person: Person, purpose: str | None = None) -> bool:
 
 def decade_of(year: int | None) -> int | None:
     return None if year is None else year - year % 10
+
+
+def age_band(
+    birth_year: int | None, birth_decade: int | None, today: datetime | None = None
+) -> str:
+    """Age bands used by reports and exports; erased people count by their birth decade."""
+    year = (
+        birth_year
+        if birth_year is not None
+        else (birth_decade + 5 if birth_decade is not None else None)
+    )
+    if year is None:
+        return "unknown"
+    age = (today or datetime.now(UTC)).year - year
+    for upper, label in AGE_BANDS:
+        if age <= upper:
+            return label
+    return "65+"
 
 
 def present(
@@ -92,15 +113,139 @@ def apply_personal_fields(changes: dict[str, Any], personal: PersonalData) -> No
         changes["birth_decade"] = decade_of(changes["birth_year"])
 
 
-async def flush_unique(session: AsyncSession) -> None:
-    """Flush in a savepoint so a concurrent duplicate NIK becomes a 409, not a 500."""
+async def views(
+    session: AsyncSession,
+    rows: Sequence[Person],
+    principal: Principal,
+    personal: PersonalData,
+    **options: bool,
+) -> list[PersonRead]:
+    """People as the caller may see them, with their participation summary (one query)."""
+    summaries = await participation_summary(session, rows)
+    return [
+        present(p, principal, personal, summary=summaries.get(p.id, (0, None)), **options)
+        for p in rows
+    ]
+
+
+async def view(
+    session: AsyncSession,
+    person: Person,
+    principal: Principal,
+    personal: PersonalData,
+    **options: bool,
+) -> PersonRead:
+    return (await views(session, [person], principal, personal, **options))[0]
+
+
+def check_list_filters(principal: Principal, *, birth_years: bool, name_search: bool) -> None:
+    """Roles that see people pseudonymised filter neither by exact birth year nor by name."""
+    if birth_years and not allowed(principal, "people_names", READ):
+        raise Forbidden("your role sees birth decades, not birth years")
+    if name_search and not allowed(principal, "people_names", READ):
+        raise Forbidden("your role may not search people by name")
+
+
+async def lookup(
+    session: AsyncSession, principal: Principal, personal: PersonalData, nik: str
+) -> list[PersonRead]:
+    """Exact NIK match through its keyed digest: the NIK is never decrypted to search."""
+    rows = await repository.people.with_nik_hash(session, principal, personal.nik_digest(nik))
+    return await views(session, rows, principal, personal)
+
+
+def check_writable(principal: Principal, person: Person, verb: str) -> None:
+    """A visible person of a community the caller may not write in is a 403."""
+    if not can_write_in_community(principal, person.community_id):
+        raise Forbidden(f"you may not {verb} people of this community")
+
+
+async def check_community(
+    session: AsyncSession, principal: Principal, community_id: uuid.UUID
+) -> None:
+    """The community must be visible and writable by the caller (422 on the field if not)."""
     try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        if "uq_people_nik_hash_live" in str(exc.orig):
-            raise Conflict("a person with this NIK is already registered") from None
-        raise
+        await communities.get(session, principal, community_id)
+    except NotFound:
+        raise Unprocessable("community not found", loc=["body", "community_id"]) from None
+    if not can_write_in_community(principal, community_id):
+        raise Unprocessable(
+            "you may not register people in this community", loc=["body", "community_id"]
+        )
+
+
+async def create(
+    session: AsyncSession, principal: Principal, personal: PersonalData, body: PersonCreate
+) -> Person:
+    """Register a person; purposes given without a consent time were consented now."""
+    await check_community(session, principal, body.community_id)
+    values = body.model_dump(exclude_unset=True)
+    if values.get("consent_purposes") and not values.get("consent_given_at"):
+        values["consent_given_at"] = datetime.now(UTC)
+    apply_personal_fields(values, personal)
+    await repository.ensure_nik_free(session, values.get("nik_hash"))
+    person = Person(**values)
+    session.add(person)
+    await repository.flush_unique(session)
+    await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
+    return person
+
+
+async def update(
+    session: AsyncSession,
+    principal: Principal,
+    personal: PersonalData,
+    person: Person,
+    body: PersonUpdate,
+) -> None:
+    """Merge the given fields into a person (locked by the caller); an erased person stays
+    as erased. The audit entry names ``nik``/``phone``, never their ciphertext or digest."""
+    check_writable(principal, person, "change")
+    if person.erased_at is not None:
+        raise Unprocessable(
+            "this person was erased; the record can no longer change", loc=["path", "person_id"]
+        )
+    changes = body.changes()
+    if "community_id" in changes and changes["community_id"] != person.community_id:
+        await check_community(session, principal, changes["community_id"])
+    personal_names = {name for name in ("nik", "phone") if name in changes}
+    apply_personal_fields(changes, personal)
+    if "nik_hash" in changes:
+        await repository.ensure_nik_free(session, changes["nik_hash"], exclude=person.id)
+    if changes.get("consent_purposes") and person.consent_given_at is None:
+        changes.setdefault("consent_given_at", datetime.now(UTC))
+    changed = [k for k, v in changes.items() if getattr(person, k) != v]
+    for name in changed:
+        setattr(person, name, changes[name])
+    if changed:
+        touch(person)
+        await repository.flush_unique(session)
+        audit_names = {
+            n
+            for n in changed
+            if n not in ("nik_ciphertext", "nik_hash", "phone_ciphertext", "birth_decade")
+        }
+        await audit.record(
+            session, principal, "update", "people", person.id, audit_names | personal_names
+        )
+
+
+async def reveal_nik(session: AsyncSession, principal: Principal, person: Person) -> None:
+    """Only admins see a NIK in clear, and every time they do is audited."""
+    authorize(principal, "people_identified", READ)
+    await audit.record(session, principal, "reveal", "people", person.id, ["nik"])
+
+
+async def data_export(
+    session: AsyncSession, principal: Principal, personal: PersonalData, person: Person
+) -> DataExport:
+    """Everything held about the person (audited); NIK and phone in clear for admins."""
+    shown = await view(session, person, principal, personal, reveal_nik=principal.is_admin)
+    if principal.is_admin and person.phone_ciphertext:
+        shown.phone = personal.cipher.decrypt(person.phone_ciphertext, PHONE_FIELD)
+    sections = await repository.records_of_person(session, person.id)
+    await audit.record(session, principal, "data_export", "people", person.id)
+    return DataExport(person=shown, sections=sections, exported_at=datetime.now(UTC))
 
 
 async def erase(session: AsyncSession, principal: Principal, person: Person) -> None:
@@ -110,6 +255,8 @@ async def erase(session: AsyncSession, principal: Principal, person: Person) -> 
     participation counts remain true. The NIK digest goes too: the NIK can be
     registered again. The audit entry names the fields, never their values.
     """
+    if person.erased_at is not None:
+        raise Conflict("this person was already erased")
     person.full_name = None
     person.nik_ciphertext = None
     person.nik_hash = None
@@ -130,35 +277,11 @@ async def erase(session: AsyncSession, principal: Principal, person: Person) -> 
     )
 
 
-async def collect_data_export(session: AsyncSession, person_id: uuid.UUID) -> dict[str, Any]:
-    """The records of other resources that point at the person, by resource."""
-    return await repository.records_of_person(session, person_id)
-
-
 async def reencrypt_all(session: AsyncSession, cipher: PiiCipher, batch: int = 500) -> int:
     """Re-encrypt every NIK and phone not under the current key; returns rows changed."""
     changed = 0
-    current = f"v1.{cipher.current_kid}.%"
     while True:
-        rows = (
-            (
-                await session.execute(
-                    select(Person)
-                    .where(
-                        or_(
-                            Person.nik_ciphertext.is_not(None)
-                            & ~Person.nik_ciphertext.like(current),
-                            Person.phone_ciphertext.is_not(None)
-                            & ~Person.phone_ciphertext.like(current),
-                        )
-                    )
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        rows = await repository.not_under_key(session, cipher.current_kid, batch)
         if not rows:
             return changed
         for person in rows:
