@@ -33,8 +33,8 @@ from app.assessments.schemas import (
 )
 from app.auth.models import Role
 from app.auth.policy import WRITE, authorize, can_write_in_community
-from app.auth.repository import touch
-from app.communities.repository import communities, live_user_role
+from app.auth.repository import live_user_role, touch
+from app.communities.repository import communities
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.http import check_if_match

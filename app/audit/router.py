@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import AwareDatetime
 
 from app.audit import repository
 from app.audit.schemas import AuditEventRead
@@ -14,6 +13,7 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import READ, authorize
 from app.core.errors import problem_responses
 from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.timestamps import AwareTimestamp
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -35,8 +35,8 @@ async def list_audit_events(
     resource: str | None = None,
     resource_id: uuid.UUID | None = None,
     action: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: AwareTimestamp | None = None,
+    until: AwareTimestamp | None = None,
 ) -> Page[AuditEventRead]:
     authorize(principal, "audit_events", READ)
     rows, next_cursor = await repository.page(

@@ -248,3 +248,10 @@ class UserRepository(ScopedRepository[User]):
 
 
 users = UserRepository()
+
+
+async def live_user_role(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    """The role of a live user; None for an unknown or deleted one."""
+    return await session.scalar(
+        select(User.role).where(User.id == user_id, User.deleted_at.is_(None))
+    )

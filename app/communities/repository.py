@@ -141,13 +141,6 @@ async def facilitators_of(session: AsyncSession, community_id: uuid.UUID) -> Seq
     return rows.all()
 
 
-async def live_user_role(session: AsyncSession, user_id: uuid.UUID) -> str | None:
-    """The role of a live user; None for an unknown or deleted one."""
-    return await session.scalar(
-        select(User.role).where(User.id == user_id, User.deleted_at.is_(None))
-    )
-
-
 async def add_facilitator(
     session: AsyncSession, community_id: uuid.UUID, user_id: uuid.UUID
 ) -> bool:

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
+from app.auth.repository import live_user_role
 from app.communities.models import DevelopmentIndex, IdmStatus
 from app.communities.repository import (
     add_facilitator,
     ensure_year_free,
     indices,
-    live_user_role,
     remove_facilitator,
 )
 from app.communities.schemas import DevelopmentIndexCreate

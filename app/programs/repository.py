@@ -125,12 +125,6 @@ async def addressable_finding_ids(
     )
 
 
-async def live_user_role(session: AsyncSession, user_id: uuid.UUID) -> str | None:
-    return await session.scalar(
-        select(User.role).where(User.id == user_id, User.deleted_at.is_(None))
-    )
-
-
 async def replace_links(
     session: AsyncSession,
     program_id: uuid.UUID,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
 from app.auth.policy import WRITE, authorize, can_write_in_community
+from app.auth.repository import live_user_role
 from app.core.errors import Conflict, Forbidden, Unprocessable
 from app.core.principal import Principal
 from app.core.transitions import TransitionRequest, check_move, record_transition
@@ -37,7 +38,6 @@ from app.programs.repository import (
     links_of,
     live_budget_total,
     live_community_ids,
-    live_user_role,
     programs,
     replace_links,
 )

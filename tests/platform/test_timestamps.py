@@ -64,3 +64,15 @@ def test_the_type_normalises_to_utc_and_refuses_numbers() -> None:
     for number in (0.5, 1_700_000_000):
         with pytest.raises(ValidationError):
             adapter.validate_python(number)
+
+
+@pytest.mark.parametrize("name", ["since", "until"])
+@pytest.mark.parametrize("value", REFUSED[:3])
+async def test_audit_event_bounds_are_validated_the_same_way(
+    admin: httpx.AsyncClient, name: str, value: str
+) -> None:
+    r = await admin.get("/api/v1/audit-events", params={name: value})
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["errors"]] == [["query", name]]
+    ok = await admin.get("/api/v1/audit-events", params={name: "2025-01-01T00:00:00+07:00"})
+    assert ok.status_code == 200, ok.text
