@@ -36,8 +36,9 @@ class ExportField:
     # Python-side value from the row mapping (pseudonyms, decrypted values).
     compute: Callable[[dict[str, Any], Any], Any] | None = None
     personal: bool = False  # only in identified exports
-    # For a ``person_key``: the person id column it is the pseudonym of. The fast export
-    # path selects that id and computes the key in the server, once per distinct person.
+    # For a ``person_key``: the person id column it is the pseudonym of. Exports select
+    # that id and compute the key in Python (``Hasher.person_key``), once per distinct
+    # person: the pseudonym key never reaches the database.
     pseudonym_of: Any = None
 
 
@@ -69,6 +70,10 @@ class Dataset:
     def deleted_column(self) -> Any:
         return self.table.c.deleted_at
 
+    def emitted(self, identified: bool) -> list[ExportField]:
+        """The fields an export writes, in order: identified-only ones for admins only."""
+        return [f for f in self.fields if identified or not f.personal]
+
 
 def _t(model: Any) -> Table:
     table: Table = model.__table__
@@ -92,8 +97,10 @@ PAD_SETTINGS = ("berdaya.pseudonym_ipad", "berdaya.pseudonym_opad")
 
 
 def person_key_sql(person_id: Any) -> ColumnElement[str]:
-    """``person_key`` computed by PostgreSQL: HMAC-SHA256 from the pads the export sets for
-    its transaction (see ``Hasher.pseudonym_pads``); equal to ``Hasher.person_key``."""
+    """``person_key`` computed by PostgreSQL: HMAC-SHA256 from pads set for a transaction
+    (see ``Hasher.pseudonym_pads``); equal to ``Hasher.person_key``. The definition of a
+    pseudonym field's value in SQL (tests compare the exports with it); exports never run
+    it, since the pads would travel as parameters that a statement log could keep."""
     # Uncorrelated scalar subqueries: PostgreSQL decodes each pad once per query (InitPlan).
     ipad, opad = (
         select(func.decode(func.current_setting(name), "hex")).scalar_subquery()
