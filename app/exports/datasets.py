@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, literal, select
+from sqlalchemy import Table, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.assessments.models import Ballot, Finding, NeedsAssessment
@@ -16,6 +15,7 @@ from app.communities.models import Community, DevelopmentIndex
 from app.participation.models import ParticipationRecord
 from app.partners.models import Contribution, Partner, Partnership
 from app.people.models import Person
+from app.people.repository import age_band_sql
 from app.programs.models import (
     Activity,
     BudgetLine,
@@ -109,53 +109,6 @@ def person_key_sql(person_id: Any) -> ColumnElement[str]:
     inner = func.sha256(ipad.op("||")(func.uuid_send(person_id)))
     mac = func.sha256(opad.op("||")(inner))
     return literal("p_").op("||")(func.encode(func.substring(mac, 1, 15), "hex"))
-
-
-def age_band(
-    birth_year: int | None, birth_decade: int | None, today: datetime | None = None
-) -> str:
-    """Age bands used by reports and exports; erased people count by their birth decade."""
-    year = (
-        birth_year
-        if birth_year is not None
-        else (birth_decade + 5 if birth_decade is not None else None)
-    )
-    if year is None:
-        return "unknown"
-    age = (today or datetime.now(UTC)).year - year
-    for upper, label in (
-        (14, "0-14"),
-        (24, "15-24"),
-        (34, "25-34"),
-        (44, "35-44"),
-        (54, "45-54"),
-        (64, "55-64"),
-    ):
-        if age <= upper:
-            return label
-    return "65+"
-
-
-def age_band_sql(birth_year: Any, birth_decade: Any) -> ColumnElement[str]:
-    """``age_band`` in SQL, the same bands as :func:`age_band` (so rows can be built by
-    the database)."""
-    year = func.coalesce(birth_year, birth_decade + 5)
-    age = func.extract("year", func.timezone("UTC", func.now())) - year
-    return case(
-        (year.is_(None), "unknown"),
-        *[
-            (age <= upper, label)
-            for upper, label in (
-                (14, "0-14"),
-                (24, "15-24"),
-                (34, "25-34"),
-                (44, "35-44"),
-                (54, "45-54"),
-                (64, "55-64"),
-            )
-        ],
-        else_="65+",
-    )
 
 
 def _decrypt(field_name: str, column: str) -> Callable[[dict[str, Any], Any], Any]:
