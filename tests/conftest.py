@@ -7,37 +7,35 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.auth.models import Role, User
-from app.auth.passwords import hash_password
 from app.communities.models import CommunityFacilitator
 from app.core.config import Settings
 from app.core.db import ensure_database
-from app.core.fastpath import driver_listeners
 from app.main import create_app
+from tests.factories import (
+    COMMUNITIES,
+    PASSWORD,
+    AsUser,
+    Bearer,
+    MakeCommunity,
+    MakeUser,
+    make_partner_org,
+    password_hash,
+    token_for,
+)
+from tests.helpers import database_on, drop_database, plain_dsn
 
-PASSWORD = "correct-horse-battery"
-
-
-def _plain_dsn(url: str) -> dict[str, Any]:
-    parsed = make_url(url)
-    return {
-        "host": parsed.query.get("host") or parsed.host,
-        "port": parsed.port,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-        "database": parsed.database,
-    }
+# Some tests import these from here; they are defined in tests/factories.py.
+__all__ = ["PASSWORD", "make_partner_org", "password_hash", "token_for"]
 
 
 @pytest.fixture(scope="session")
@@ -61,29 +59,17 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"postgresql://postgres@/postgres?host={host}"
 
 
-def _database_url(server_url: str, name: str) -> str:
-    return make_url(server_url).set(database=name).render_as_string(False)
-
-
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Any:
     """A fresh database for this run, migrated to head, dropped afterwards."""
     name = f"berdaya_test_{secrets.token_hex(4)}"
     ensure_database(server_url, name)
-    url = _database_url(server_url, name)
+    url = database_on(server_url, name)
     from app.cli import migrate
 
     migrate(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
     yield url
-
-    async def _drop() -> None:
-        conn = await asyncpg.connect(**_plain_dsn(server_url))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(_drop())
+    asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +96,7 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 async def raw_db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """Direct SQL for assertions on raw rows (bypassing the app)."""
-    pool = await asyncpg.create_pool(**_plain_dsn(database_url), min_size=1, max_size=4)
+    pool = await asyncpg.create_pool(**plain_dsn(database_url), min_size=1, max_size=4)
     yield pool
     await pool.close()
 
@@ -133,29 +119,8 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def make_partner_org(app: Any, name: str = "Mitra Uji", kind: str = "ngo") -> uuid.UUID:
-    """A partner organisation row (partner users and service accounts belong to one)."""
-    from app.partners.models import Partner
-
-    async with app.state.database.sessions() as session:
-        partner = Partner(name=f"{name} {secrets.token_hex(3)}", kind=kind)
-        session.add(partner)
-        await session.commit()
-        return partner.id
-
-
-_PASSWORD_HASH: str | None = None
-
-
-def password_hash() -> str:
-    global _PASSWORD_HASH
-    if _PASSWORD_HASH is None:
-        _PASSWORD_HASH = hash_password(PASSWORD)
-    return _PASSWORD_HASH
-
-
 @pytest.fixture
-def make_user(app: Any) -> Callable[..., Awaitable[User]]:
+def make_user(app: Any) -> MakeUser:
     """Factory: a user of a role (facilitators optionally assigned to communities)."""
 
     async def _make(
@@ -188,44 +153,67 @@ def make_user(app: Any) -> Callable[..., Awaitable[User]]:
     return _make
 
 
-def token_for(app: Any, user_id: uuid.UUID) -> str:
-    token, _ = app.state.tokens.issue(str(user_id))
-    return str(token)
-
-
 @pytest.fixture
-def as_user(app: Any, client: httpx.AsyncClient) -> Callable[[User], httpx.AsyncClient]:
-    """A client that sends the given user's access token (shares the app and transport)."""
+async def bearer(client: httpx.AsyncClient) -> AsyncIterator[Bearer]:
+    """A client sending a given access token (shares the app and transport)."""
     clients: list[httpx.AsyncClient] = []
 
-    def _as(user: User) -> httpx.AsyncClient:
+    def _make(token: str) -> httpx.AsyncClient:
         authed = httpx.AsyncClient(
             transport=client._transport,
             base_url="http://test",
-            headers={"Authorization": f"Bearer {token_for(app, user.id)}"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         clients.append(authed)
         return authed
 
+    yield _make
+    for authed in clients:
+        await authed.aclose()
+
+
+@pytest.fixture
+def as_user(app: Any, bearer: Bearer) -> AsUser:
+    """A client that sends the given user's access token (a new token on every call)."""
+
+    def _as(user: User) -> httpx.AsyncClient:
+        return bearer(token_for(app, user.id))
+
     return _as
 
 
-@pytest.fixture
-async def admin(make_user: Any, as_user: Any) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = as_user(await make_user(Role.admin))
-    return client
+# --- a client per role --------------------------------------------------------------------------
+
+
+def _client_of_role(role: Role) -> Any:
+    """A fixture named after the role: a client of a new user of that role."""
+
+    async def fixture(make_user: MakeUser, as_user: AsUser) -> httpx.AsyncClient:
+        return as_user(await make_user(role))
+
+    return pytest.fixture(name=role.value)(fixture)
+
+
+admin = _client_of_role(Role.admin)
+coordinator = _client_of_role(Role.coordinator)
+analyst = _client_of_role(Role.analyst)
+partner = _client_of_role(Role.partner)  # of an organisation of its own, with no partnership
 
 
 @pytest.fixture
-async def coordinator(make_user: Any, as_user: Any) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = as_user(await make_user(Role.coordinator))
-    return client
+async def facilitator_user(make_user: MakeUser, community: dict[str, Any]) -> User:
+    """A facilitator assigned to ``community`` only."""
+    user: User = await make_user(Role.facilitator, communities=[uuid.UUID(community["id"])])
+    return user
 
 
 @pytest.fixture
-async def analyst(make_user: Any, as_user: Any) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = as_user(await make_user(Role.analyst))
-    return client
+def facilitator(as_user: AsUser, facilitator_user: User) -> httpx.AsyncClient:
+    """The client of ``facilitator_user``, assigned to ``community`` only."""
+    return as_user(facilitator_user)
+
+
+# --- communities --------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -249,9 +237,9 @@ def community_payload() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def make_community(
     admin: httpx.AsyncClient, community_payload: Callable[..., dict[str, Any]]
-) -> Callable[..., Awaitable[dict[str, Any]]]:
+) -> MakeCommunity:
     async def _make(**overrides: Any) -> dict[str, Any]:
-        response = await admin.post("/api/v1/communities", json=community_payload(**overrides))
+        response = await admin.post(COMMUNITIES, json=community_payload(**overrides))
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -259,23 +247,11 @@ def make_community(
     return _make
 
 
-@contextmanager
-def captured(app: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the app sends while the block runs, with its parameters: those
-    SQLAlchemy executes and those run straight on the driver (``app.core.db``)."""
-    statements: list[tuple[str, Any]] = []
-    engine = app.state.database.engine.sync_engine
+@pytest.fixture
+async def community(make_community: MakeCommunity) -> dict[str, Any]:
+    return await make_community()
 
-    def on_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        statements.append((statement, parameters))
 
-    def on_driver(statement: str, parameters: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", on_cursor)
-    driver_listeners.append(on_driver)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_cursor)
-        driver_listeners.remove(on_driver)
+@pytest.fixture
+async def other_community(make_community: MakeCommunity) -> dict[str, Any]:
+    return await make_community()

@@ -170,13 +170,6 @@ class TokenService:
             raise InvalidToken
         return AccessClaims(subject, token_id, issued, datetime.fromtimestamp(exp, UTC), session_id)
 
-    def subject_or_none(self, token: str) -> str | None:
-        """The subject of a token that verifies, else None (used to scope idempotency keys)."""
-        try:
-            return self.verify(token).subject
-        except InvalidToken:
-            return None
-
     def jwks(self) -> dict[str, Any]:
         keys = []
         for key in self.keys.values():

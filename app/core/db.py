@@ -60,7 +60,7 @@ def create_engine(
         # A restarted database is still noticed: the first statement on a dead connection
         # raises a disconnect error, SQLAlchemy invalidates the whole pool (every older
         # connection is replaced on its next checkout) and that request answers 503 with
-        # Retry-After; the next one reconnects (tests/test_performance.py proves it).
+        # Retry-After; the next one reconnects (tests/platform/test_performance.py proves it).
         hide_parameters=True,  # SQL errors and echo never carry values (personal data)
         pool_recycle=1800,
         connect_args={

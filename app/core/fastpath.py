@@ -23,7 +23,7 @@ How it works, in four pieces:
   ``app.auth.caller_cache`` uses it to confirm a cached caller without a query of its
   own. ``confirm_rider`` settles a rider no read carried (called by ``get_session``).
 
-Tests that break when this breaks: tests/core/test_performance.py (EXPLAIN, statement
+Tests that break when this breaks: tests/platform/test_performance.py (EXPLAIN, statement
 counts, kept statements taking each request's values) and tests/auth/test_caller_cache.py.
 """
 

@@ -12,38 +12,17 @@ from typing import Any
 import httpx
 
 from app.auth.models import Role
-from tests.conftest import PASSWORD, make_partner_org
+from tests.factories import (
+    ACCOUNTS,
+    TOKEN,
+    client_credentials,
+    login,
+    make_partner_org,
+    service_account,
+    service_token,
+)
 
 API = "/api/v1"
-TOKEN = f"{API}/auth/token"
-ACCOUNTS = f"{API}/service-accounts"
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    return await client.post(
-        TOKEN, data={"grant_type": "password", "username": email, "password": password}
-    )
-
-
-async def client_credentials(
-    client: httpx.AsyncClient, client_id: str, client_secret: str
-) -> httpx.Response:
-    return await client.post(
-        TOKEN,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-        },
-    )
-
-
-def with_token(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=client._transport,
-        base_url="http://test",
-        headers={"Authorization": f"Bearer {token}"},
-    )
 
 
 def from_address(client: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
@@ -51,33 +30,27 @@ def from_address(client: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
-async def new_account(admin: httpx.AsyncClient, organization_id: uuid.UUID) -> dict[str, Any]:
-    r = await admin.post(
-        ACCOUNTS, json={"name": "Sistem CSR", "organization_id": str(organization_id)}
-    )
-    assert r.status_code == 201, r.text
-    account: dict[str, Any] = r.json()
-    return account
-
-
 async def account_token(client: httpx.AsyncClient, account: dict[str, Any], secret: str) -> str:
-    r = await client_credentials(client, account["client_id"], secret)
-    assert r.status_code == 200, r.text
-    return str(r.json()["access_token"])
+    return await service_token(client, account["client_id"], secret)
 
 
 # --- 1. deleting an organisation ends every access through it -------------------------------
 
 
 async def test_deleting_a_partner_ends_its_users_and_accounts(
-    app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient, make_user: Any, raw_db: Any
+    bearer: Any,
+    app: Any,
+    admin: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    make_user: Any,
+    raw_db: Any,
 ) -> None:
     org = await make_partner_org(app)
     user = await make_user(Role.partner, organization_id=org)
     user_tokens = (await login(client, user.email)).json()
-    partner_user = with_token(client, user_tokens["access_token"])
-    account = await new_account(admin, org)
-    machine = with_token(client, await account_token(client, account, account["client_secret"]))
+    partner_user = bearer(user_tokens["access_token"])
+    account = await service_account(admin, org)
+    machine = bearer(await account_token(client, account, account["client_secret"]))
     assert (await partner_user.get(f"{API}/programs")).status_code == 200
     assert (await machine.get(f"{API}/programs")).status_code == 200
 
@@ -122,11 +95,11 @@ async def test_a_deleted_organisation_refuses_its_users_even_if_still_active(
 
 
 async def test_logout_without_token_ends_the_refresh_family(
-    client: httpx.AsyncClient, make_user: Any
+    bearer: Any, client: httpx.AsyncClient, make_user: Any
 ) -> None:
     user = await make_user(Role.coordinator)
     tokens = (await login(client, user.email)).json()
-    caller = with_token(client, tokens["access_token"])
+    caller = bearer(tokens["access_token"])
     assert (await caller.post(f"{API}/auth/revoke")).status_code == 204
     assert (await caller.get(f"{API}/auth/me")).status_code == 401
     refreshed = await client.post(
@@ -139,16 +112,16 @@ async def test_logout_without_token_ends_the_refresh_family(
 
 
 async def test_service_account_logout_ends_its_token(
-    app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient
+    bearer: Any, app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient
 ) -> None:
-    account = await new_account(admin, await make_partner_org(app))
-    machine = with_token(client, await account_token(client, account, account["client_secret"]))
+    account = await service_account(admin, await make_partner_org(app))
+    machine = bearer(await account_token(client, account, account["client_secret"]))
     assert (await machine.get(f"{API}/auth/me")).status_code == 200
     assert (await machine.post(f"{API}/auth/revoke")).status_code == 204
     assert (await machine.get(f"{API}/auth/me")).status_code == 401
     # The secret still holds: a new token works.
     await asyncio.sleep(0.01)
-    again = with_token(client, await account_token(client, account, account["client_secret"]))
+    again = bearer(await account_token(client, account, account["client_secret"]))
     assert (await again.get(f"{API}/auth/me")).status_code == 200
 
 
@@ -156,7 +129,7 @@ async def test_service_account_logout_ends_its_token(
 
 
 async def test_refresh_reuse_ends_the_family_access_tokens(
-    client: httpx.AsyncClient, make_user: Any
+    bearer: Any, client: httpx.AsyncClient, make_user: Any
 ) -> None:
     user = await make_user(Role.coordinator)
     first = (await login(client, user.email)).json()
@@ -164,7 +137,7 @@ async def test_refresh_reuse_ends_the_family_access_tokens(
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     )
     assert rotated.status_code == 200
-    thief = with_token(client, rotated.json()["access_token"])
+    thief = bearer(rotated.json()["access_token"])
     assert (await thief.get(f"{API}/auth/me")).status_code == 200
     reused = await client.post(
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
@@ -174,10 +147,10 @@ async def test_refresh_reuse_ends_the_family_access_tokens(
 
 
 async def test_tokens_of_a_rotated_away_secret_end_with_it(
-    app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient, raw_db: Any
+    bearer: Any, app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient, raw_db: Any
 ) -> None:
-    account = await new_account(admin, await make_partner_org(app))
-    old = with_token(client, await account_token(client, account, account["client_secret"]))
+    account = await service_account(admin, await make_partner_org(app))
+    old = bearer(await account_token(client, account, account["client_secret"]))
     rotated = await admin.post(f"{ACCOUNTS}/{account['id']}/rotate")
     assert rotated.status_code == 200, rotated.text
     new_secret = rotated.json()["client_secret"]
@@ -188,15 +161,15 @@ async def test_tokens_of_a_rotated_away_secret_end_with_it(
         uuid.UUID(account["id"]),
     )
     assert (await old.get(f"{API}/auth/me")).status_code == 401
-    fresh = with_token(client, await account_token(client, account, new_secret))
+    fresh = bearer(await account_token(client, account, new_secret))
     assert (await fresh.get(f"{API}/auth/me")).status_code == 200
 
 
 async def test_immediate_rotation_ends_the_old_secret_and_its_tokens(
-    app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient
+    bearer: Any, app: Any, admin: httpx.AsyncClient, client: httpx.AsyncClient
 ) -> None:
-    account = await new_account(admin, await make_partner_org(app))
-    old = with_token(client, await account_token(client, account, account["client_secret"]))
+    account = await service_account(admin, await make_partner_org(app))
+    old = bearer(await account_token(client, account, account["client_secret"]))
     rotated = await admin.post(f"{ACCOUNTS}/{account['id']}/rotate", json={"grace_seconds": 0})
     assert rotated.status_code == 200, rotated.text
     assert rotated.json()["previous_secret_expires_at"] is None
@@ -266,7 +239,7 @@ async def test_failures_from_one_address_do_not_lock_the_owner_out(
     assert int((await login(attacker, user.email)).headers["retry-after"]) >= first_wait
     assert (await login(client, user.email)).status_code == 200
 
-    account = await new_account(admin, await make_partner_org(app))
+    account = await service_account(admin, await make_partner_org(app))
     for _ in range(5):
         r = await client_credentials(attacker, account["client_id"], "not-the-secret")
         assert r.status_code == 401

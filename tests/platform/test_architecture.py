@@ -26,7 +26,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.platform.test_server_process import BERDAYA, _child_env, _connect_kwargs
+from tests.helpers import plain_dsn
+from tests.platform.serving import BERDAYA, child_env
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -230,7 +231,7 @@ def deleted_partner(database_url: str) -> Iterator[uuid.UUID]:
     import asyncio
 
     async def make() -> uuid.UUID:
-        conn = await asyncpg.connect(**_connect_kwargs(database_url))
+        conn = await asyncpg.connect(**plain_dsn(database_url))
         try:
             partner_id = uuid.uuid4()
             await conn.execute(
@@ -263,7 +264,7 @@ def test_cli_applies_the_same_rules_as_the_app(
             "--password-stdin",
         ],
         input="a-long-enough-password\n",
-        env=_child_env(database_url, tmp_path / "data"),
+        env=child_env(tmp_path / "data", database_url),
         capture_output=True,
         text=True,
         timeout=60,
