@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 100
     login_max_failures_per_address: int = 20
     login_window_seconds: int = 900
+    # NIK collisions (SECURITY.md "NIK collisions"): a caller who cannot look every NIK up
+    # gets 429 for any NIK given after this many "already registered" answers in an hour.
+    nik_collisions_per_hour: int = Field(default=5, ge=1)
 
     idempotency_ttl_seconds: int = 24 * 3600
     # After a service account's secret is rotated, the old one works this long.

@@ -1,12 +1,14 @@
 """Every query of people: the scoped repository with its list filters and NIK lookup,
-the participation summary read with each person, NIK uniqueness, the records that point
-at a person (data-subject export), the rows left to re-encrypt, and age bands in SQL.
+the participation summary read with each person, NIK uniqueness and the callers' recent
+NIK collisions, the records that point at a person (data-subject export), the rows left
+to re-encrypt, and age bands in SQL.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, or_, select
@@ -17,6 +19,7 @@ from sqlmodel import col
 from app.assessments.models import Ballot
 from app.auth.policy import person_scope
 from app.auth.repository import ScopedRepository
+from app.core.audit import AuditEvent
 from app.core.errors import Conflict
 from app.core.fastpath import among, fetch_views
 from app.core.pagination import Keyset
@@ -89,28 +92,75 @@ async def participation_summary(
     }
 
 
+# The audit action of an "already registered" answer (app.people.service.claim_nik).
+NIK_COLLISION = "nik_collision"
+
+
+class NikTaken(Conflict):
+    """A NIK already registered to a live person (409, without saying whose)."""
+
+    def __init__(self, detail: str = "a person with this NIK is already registered") -> None:
+        super().__init__(detail)
+
+
+async def nik_holder(
+    session: AsyncSession, nik_hash: str, exclude: uuid.UUID | None = None
+) -> uuid.UUID | None:
+    """The live person registered under this NIK digest, in any community (unscoped: for
+    the uniqueness rule and its audit entry, never for an answer)."""
+    stmt = select(Person.id).where(Person.nik_hash == nik_hash, Person.deleted_at.is_(None))
+    if exclude is not None:
+        stmt = stmt.where(Person.id != exclude)
+    holder: uuid.UUID | None = await session.scalar(stmt.limit(1))
+    return holder
+
+
 async def ensure_nik_free(
     session: AsyncSession, nik_hash: str | None, exclude: uuid.UUID | None = None
 ) -> None:
     """409 for a NIK already registered to a live person, without saying whose."""
-    if nik_hash is None:
-        return
-    stmt = select(func.count()).where(Person.nik_hash == nik_hash, Person.deleted_at.is_(None))
-    if exclude is not None:
-        stmt = stmt.where(Person.id != exclude)
-    if await session.scalar(stmt):
-        raise Conflict("a person with this NIK is already registered")
+    if nik_hash is not None and await nik_holder(session, nik_hash, exclude) is not None:
+        raise NikTaken()
 
 
 async def flush_unique(session: AsyncSession) -> None:
-    """Flush in a savepoint so a concurrent duplicate NIK becomes a 409, not a 500."""
+    """Flush; a NIK registered concurrently (the unique index) becomes ``NikTaken``, not a
+    500. The failed transaction is rolled back, so the session can record the collision in
+    a fresh one. (A savepoint would not help: ``begin_nested`` flushes pending changes
+    before it starts, outside the savepoint.)"""
     try:
-        async with session.begin_nested():
-            await session.flush()
+        await session.flush()
     except IntegrityError as exc:
         if "uq_people_nik_hash_live" in str(exc.orig):
-            raise Conflict("a person with this NIK is already registered") from None
+            await session.rollback()
+            raise NikTaken() from None
         raise
+
+
+async def lock_collisions(session: AsyncSession, actor_id: uuid.UUID) -> None:
+    """Serialise one caller's NIK claims until its transaction ends, so parallel requests
+    get exactly the collision limit (a transaction-level advisory lock)."""
+    key = func.hashtextextended(f"{NIK_COLLISION}:{actor_id}", 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def collision_edge(
+    session: AsyncSession, actor_id: uuid.UUID, since: datetime, limit: int
+) -> datetime | None:
+    """When the caller's ``limit``-th most recent NIK collision since ``since`` happened;
+    None while fewer remain (the audit trail is the counter: no table of its own)."""
+    edge: datetime | None = await session.scalar(
+        select(AuditEvent.at)
+        .where(
+            AuditEvent.action == NIK_COLLISION,
+            AuditEvent.actor_id == actor_id,
+            AuditEvent.at >= since,
+        )
+        .order_by(col(AuditEvent.at).desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    return edge
 
 
 class PersonRepository(ScopedRepository[Person]):

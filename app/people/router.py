@@ -47,6 +47,13 @@ async def _person_response(
     )
 
 
+def _collision_limit(request: Request) -> int:
+    """ "Already registered" answers a caller may get in an hour (SECURITY.md "NIK
+    collisions")."""
+    limit: int = request.app.state.settings.nik_collisions_per_hour
+    return limit
+
+
 @router.get(
     "",
     name="people-list",
@@ -86,9 +93,11 @@ async def list_people(
         "birth_year_max": birth_year_max,
         "q": q,
     }
+    params = service.open_cursor(principal, personal, params)
     rows, next_cursor = await people.page(
         session, principal, params, conditions=people.conditions(**filters), filters=filters
     )
+    next_cursor = service.seal_cursor(principal, personal, next_cursor)
     set_link_header(request, response, next_cursor)
     return Page(
         items=await service.views(session, rows, principal, personal), next_cursor=next_cursor
@@ -100,7 +109,7 @@ async def list_people(
     name="people-create",
     status_code=201,
     response_model=PersonRead,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, 429),
 )
 async def create_person(
     request: Request,
@@ -110,7 +119,9 @@ async def create_person(
     body: PersonCreate,
 ) -> Response:
     authorize(principal, "people", WRITE)
-    person = await service.create(session, principal, personal, body)
+    person = await service.create(
+        session, principal, personal, body, collision_limit=_collision_limit(request)
+    )
     return model_response(
         request,
         await service.view(session, person, principal, personal),
@@ -171,7 +182,7 @@ async def get_person(
     "/{person_id}",
     name="people-update",
     response_model=PersonRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 429),
 )
 async def update_person(
     request: Request,
@@ -182,7 +193,9 @@ async def update_person(
     body: PersonUpdate,
 ) -> Response:
     person = await people.get_for_change(session, principal, person_id, request)
-    await service.update(session, principal, personal, person, body)
+    await service.update(
+        session, principal, personal, person, body, collision_limit=_collision_limit(request)
+    )
     return model_response(
         request, await service.view(session, person, principal, personal), version=person.version
     )

@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from app.core.schemas import InputModel, PatchModel, ReadModel
+from app.core.schemas import InputModel, PatchModel
 from app.people.models import ConsentPurpose, Sex, VulnerableGroup
 from app.people.nik import validate_nik
 
@@ -96,7 +96,19 @@ class PersonUpdate(PatchModel):
     _check_unique = field_validator("vulnerable_groups", "consent_purposes")(_unique)
 
 
-class PersonRead(ReadModel):
+class PersonRead(BaseModel):
+    """``ReadModel``'s fields, but one schema for every role with a nullable id (generated
+    clients get one type): an analyst's id next to person_key would link the pseudonym
+    back to the registry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID | None = Field(
+        description="Registry id; null for analysts, who get person_key only (as in "
+        "participation records and ballots)"
+    )
+    created_at: datetime
+    updated_at: datetime
     community_id: uuid.UUID
     person_key: str = Field(description="Stable pseudonym (keyed hash of the id)")
     full_name: str | None = Field(description="Null for analysts and after erasure")

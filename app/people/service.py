@@ -1,12 +1,15 @@
 """Rules of the participant registry: field visibility by role, who may register where,
-consent, NIK uniqueness, data-subject rights (export, erasure) and key rotation."""
+consent, NIK uniqueness and its collisions, data-subject rights (export, erasure) and key
+rotation."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,8 +18,9 @@ from app.auth.policy import READ, allowed, authorize, can_write_in_community
 from app.auth.repository import touch
 from app.communities.repository import communities
 from app.core import audit
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.core.pii import NIK_FIELD, PHONE_FIELD, PersonalData, PiiCipher, mask
+from app.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from app.core.pagination import ListParams
+from app.core.pii import NIK_FIELD, PHONE_FIELD, PersonalData, PiiCipher, PiiKeyError, mask
 from app.core.principal import Principal
 from app.people import repository
 from app.people.models import Person
@@ -25,6 +29,19 @@ from app.people.schemas import DataExport, PersonCreate, PersonRead, PersonUpdat
 
 # Field names that are personal values: they may appear in audit entries by name only.
 ENCRYPTED_FIELDS = {"nik": "nik_ciphertext", "phone": "phone_ciphertext"}
+
+# The one answer to a taken NIK, wherever its holder lives (SECURITY.md "NIK collisions").
+NIK_TAKEN = (
+    "a person with this NIK is already registered; ask an administrator to resolve the duplicate"
+)
+COLLISION_WINDOW = timedelta(hours=1)
+# Sealing analysts' list cursors (the AES-GCM associated data): see ``seal_cursor``.
+CURSOR_FIELD = "people_cursor"
+
+
+def pseudonymised(principal: Principal) -> bool:
+    """Analysts see people by ``person_key`` only: no name, NIK, phone, birth year or id."""
+    return principal.role is Role.analyst
 
 
 def has_active_consent(person: Person, purpose: str | None = None) -> bool:
@@ -67,9 +84,10 @@ def present(
     reveal_nik: bool = False,
     summary: tuple[int, str | None] = (0, None),
 ) -> PersonRead:
-    """The person as this caller may see it: analysts get no identifying fields, NIK and
-    phone are masked for everyone unless an admin explicitly asks to reveal the NIK."""
-    identified = principal.role is not Role.analyst
+    """The person as this caller may see it: analysts get no identifying fields (nor the
+    registry id), NIK and phone are masked for everyone unless an admin explicitly asks to
+    reveal the NIK."""
+    identified = not pseudonymised(principal)
     nik = phone = None
     if identified and person.nik_ciphertext:
         clear = personal.cipher.decrypt(person.nik_ciphertext, NIK_FIELD)
@@ -77,7 +95,7 @@ def present(
     if identified and person.phone_ciphertext:
         phone = mask(personal.cipher.decrypt(person.phone_ciphertext, PHONE_FIELD), 3)
     return PersonRead(
-        id=person.id,
+        id=person.id if identified else None,
         created_at=person.created_at,
         updated_at=person.updated_at,
         community_id=person.community_id,
@@ -146,6 +164,28 @@ def check_list_filters(principal: Principal, *, birth_years: bool, name_search: 
         raise Forbidden("your role may not search people by name")
 
 
+def open_cursor(principal: Principal, personal: PersonalData, params: ListParams) -> ListParams:
+    """An analyst's cursor must be one ``seal_cursor`` made (else 422): a forged plain
+    cursor could search out a person's id (the page starts after the id it names)."""
+    if not params.cursor or not pseudonymised(principal):
+        return params
+    try:
+        sealed = base64.urlsafe_b64decode(params.cursor + "=" * (-len(params.cursor) % 4))
+        cursor = personal.cipher.decrypt(sealed.decode(), CURSOR_FIELD)
+    except (ValueError, PiiKeyError):  # binascii.Error and UnicodeDecodeError among them
+        raise Unprocessable("the cursor is not valid", loc=["query", "cursor"]) from None
+    return dataclasses.replace(params, cursor=cursor)
+
+
+def seal_cursor(principal: Principal, personal: PersonalData, cursor: str | None) -> str | None:
+    """Analysts get their next cursor encrypted (a plain one names the last row's id), in
+    a cursor's alphabet: unpadded URL-safe base64."""
+    if cursor is None or not pseudonymised(principal):
+        return cursor
+    sealed = personal.cipher.encrypt(cursor, CURSOR_FIELD)
+    return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
+
+
 async def lookup(
     session: AsyncSession, principal: Principal, personal: PersonalData, nik: str
 ) -> list[PersonRead]:
@@ -174,8 +214,82 @@ async def check_community(
         )
 
 
+def sees_every_nik(principal: Principal) -> bool:
+    """Admins and coordinators may look any NIK up: a collision tells them nothing new."""
+    return principal.role in (Role.admin, Role.coordinator)
+
+
+async def check_collision_budget(session: AsyncSession, principal: Principal, limit: int) -> None:
+    """429 for any NIK once a caller with a scoped lookup had ``limit`` collisions in the
+    last hour, whether or not this one is taken: the refusal itself must tell nothing."""
+    if sees_every_nik(principal):
+        return
+    await repository.lock_collisions(session, principal.id)
+    now = datetime.now(UTC)
+    edge = await repository.collision_edge(session, principal.id, now - COLLISION_WINDOW, limit)
+    if edge is not None:
+        retry = int((edge + COLLISION_WINDOW - now).total_seconds()) + 1
+        raise TooManyRequests(
+            "too many NIKs that were already registered; wait before giving a NIK again",
+            headers={"Retry-After": str(max(retry, 1))},
+        )
+
+
+async def nik_collision(
+    session: AsyncSession, principal: Principal, holder: uuid.UUID, note: str
+) -> NoReturn:
+    """Audit the collision (the holder's id, never the NIK) and commit it now, since the
+    request fails after it; then the same 409 wherever the holder lives."""
+    await audit.record(
+        session, principal, repository.NIK_COLLISION, "people", holder, ["nik"], note=note
+    )
+    await session.commit()
+    raise Conflict(NIK_TAKEN)
+
+
+async def claim_nik(
+    session: AsyncSession,
+    principal: Principal,
+    nik_hash: str,
+    *,
+    exclude: uuid.UUID | None,
+    limit: int,
+    note: str,
+) -> None:
+    """The NIK must be free. "Already registered" tells a facilitator that a NIK exists in
+    a community their lookup cannot see, so every collision is audited and limited."""
+    await check_collision_budget(session, principal, limit)
+    holder = await repository.nik_holder(session, nik_hash, exclude)
+    if holder is not None:
+        await nik_collision(session, principal, holder, note)
+
+
+async def flush_claimed(
+    session: AsyncSession,
+    principal: Principal,
+    nik_hash: str | None,
+    *,
+    exclude: uuid.UUID | None,
+    note: str,
+) -> None:
+    """Flush; a NIK registered concurrently since ``claim_nik`` is a collision too (its
+    audit entry goes in a new transaction: the failed one was rolled back)."""
+    try:
+        await repository.flush_unique(session)
+    except repository.NikTaken:
+        holder = await repository.nik_holder(session, nik_hash, exclude) if nik_hash else None
+        if holder is None:
+            raise Conflict(NIK_TAKEN) from None
+        await nik_collision(session, principal, holder, note)
+
+
 async def create(
-    session: AsyncSession, principal: Principal, personal: PersonalData, body: PersonCreate
+    session: AsyncSession,
+    principal: Principal,
+    personal: PersonalData,
+    body: PersonCreate,
+    *,
+    collision_limit: int,
 ) -> Person:
     """Register a person; purposes given without a consent time were consented now."""
     await check_community(session, principal, body.community_id)
@@ -183,10 +297,15 @@ async def create(
     if values.get("consent_purposes") and not values.get("consent_given_at"):
         values["consent_given_at"] = datetime.now(UTC)
     apply_personal_fields(values, personal)
-    await repository.ensure_nik_free(session, values.get("nik_hash"))
+    nik_hash = values.get("nik_hash")
+    note = f"create in community {body.community_id}"
+    if nik_hash is not None:
+        await claim_nik(
+            session, principal, nik_hash, exclude=None, limit=collision_limit, note=note
+        )
     person = Person(**values)
     session.add(person)
-    await repository.flush_unique(session)
+    await flush_claimed(session, principal, nik_hash, exclude=None, note=note)
     await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
     return person
 
@@ -197,10 +316,13 @@ async def update(
     personal: PersonalData,
     person: Person,
     body: PersonUpdate,
+    *,
+    collision_limit: int,
 ) -> None:
     """Merge the given fields into a person (locked by the caller); an erased person stays
     as erased. The audit entry names ``nik``/``phone``, never their ciphertext or digest."""
     check_writable(principal, person, "change")
+    person_id = person.id  # a failed flush expires the row: keep the id at hand
     if person.erased_at is not None:
         raise Unprocessable(
             "this person was erased; the record can no longer change", loc=["path", "person_id"]
@@ -210,8 +332,12 @@ async def update(
         await check_community(session, principal, changes["community_id"])
     personal_names = {name for name in ("nik", "phone") if name in changes}
     apply_personal_fields(changes, personal)
-    if "nik_hash" in changes:
-        await repository.ensure_nik_free(session, changes["nik_hash"], exclude=person.id)
+    nik_hash = changes.get("nik_hash")
+    note = f"update of person {person_id}"
+    if nik_hash is not None and nik_hash != person.nik_hash:
+        await claim_nik(
+            session, principal, nik_hash, exclude=person_id, limit=collision_limit, note=note
+        )
     if changes.get("consent_purposes") and person.consent_given_at is None:
         changes.setdefault("consent_given_at", datetime.now(UTC))
     changed = [k for k, v in changes.items() if getattr(person, k) != v]
@@ -219,7 +345,7 @@ async def update(
         setattr(person, name, changes[name])
     if changed:
         touch(person)
-        await repository.flush_unique(session)
+        await flush_claimed(session, principal, nik_hash, exclude=person_id, note=note)
         audit_names = {
             n
             for n in changed

@@ -113,7 +113,8 @@ async def test_crash_inside_a_middleware_is_clean_500(
     async def explode(token: str) -> str:
         raise RuntimeError("secret-detail-xyz")
 
-    monkeypatch.setattr(app.state, "authenticate", explode)
+    # setitem: pytest restores instance attributes from __dict__, and State keeps its own dict
+    monkeypatch.setitem(app.state._state, "authenticate", explode)
     r = await admin.post(
         COMMUNITIES, json=community_payload(), headers={"Idempotency-Key": "mw-crash"}
     )
