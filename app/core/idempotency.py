@@ -5,7 +5,7 @@ The key is scoped to the caller (the verified token's subject) and kept for
 DO NOTHING``) and runs the request; the response is stored when it succeeds or
 fails with a 4xx. A replay with the same body returns the stored response and
 creates nothing; the same key with another body is a 422; a replay while the
-first is still running is a 409. A 5xx releases the key so the client may retry.
+first is still running is a 409. A 5xx, 408 or 429 releases the key so the client may retry.
 A successful answer marked ``Cache-Control: no-store`` (personal data, a client secret
 shown once) is not stored: its replay is a 409.
 Anonymous POSTs (the token endpoint) are not covered: there is no caller to scope to.
@@ -31,6 +31,9 @@ from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
+# Answers that say "try again later" free the key like a 5xx: replaying them would keep
+# the client waiting after the wait is over.
+RETRYABLE = {408, 429}
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -192,7 +195,7 @@ class IdempotencyMiddleware:
         finally:
             where = and_(_table.c.owner == owner, _table.c.key == key)
             async with engine.begin() as conn:
-                if completed and captured["status"] < 500:
+                if completed and captured["status"] < 500 and captured["status"] not in RETRYABLE:
                     await conn.execute(
                         update(_table)
                         .where(where)

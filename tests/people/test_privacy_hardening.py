@@ -468,3 +468,25 @@ async def test_a_duplicate_stopped_by_the_unique_index_is_audited(
     rows = await collisions(raw_db)
     assert [row["resource_id"] for row in rows] == [holder]
     assert await raw_db.fetchval("SELECT count(*) FROM people") == 1
+
+
+async def test_a_429_is_not_replayed_for_its_idempotency_key(
+    app: Any,
+    admin: httpx.AsyncClient,
+    facilitator: httpx.AsyncClient,
+    community: dict[str, Any],
+    other_community: dict[str, Any],
+    raw_db: asyncpg.Pool,
+) -> None:
+    """A "wait and retry" answer frees its Idempotency-Key: the retry after the wait runs."""
+    await holders(admin, community, other_community)
+    cid = community["id"]
+    for _ in range(app.state.settings.nik_collisions_per_hour):
+        assert_problem(await register(facilitator, cid, NIK_ELSEWHERE), 409)
+    body = {"community_id": cid, "full_name": "Dewi Lestari", "sex": "female", "nik": NIK_FREE}
+    key = {"Idempotency-Key": "after-the-wait"}
+    assert_problem(await facilitator.post(PEOPLE, json=body, headers=key), 429)
+    await raw_db.execute("UPDATE audit_events SET at = at - interval '2 hours'")  # waited
+    retried = await facilitator.post(PEOPLE, json=body, headers=key)
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
