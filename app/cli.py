@@ -69,7 +69,7 @@ def migrate(settings: Settings) -> None:
     command.upgrade(config, "head")
 
 
-async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+async def _with_session(settings: Settings, work):
     from app.core.db import Database, create_engine
 
     # The URL (and the embedded server) is settled before the event loop starts.
@@ -92,7 +92,7 @@ def bootstrap_admin(settings: Settings) -> None:
     from app.auth import service
     from app.auth.models import Role
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session):
         if await service.count_users(session):
             return None
         email = settings.admin_email or "admin@berdaya.local"
@@ -146,7 +146,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\n")
     settings = get_settings()
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session):
         user = await service.create_user(
             session,
             email=args.email,
@@ -164,7 +164,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         sys.exit(f"error: {exc.detail}")
 
 
-def _personal_data(settings: Settings):  # type: ignore[no-untyped-def]
+def _personal_data(settings: Settings):
     from app.core.pii import Hasher, PersonalData, PiiCipher
 
     settings.ensure_secrets()
@@ -214,7 +214,7 @@ def render_openapi() -> str:
     from app.main import create_app
 
     with_secrets = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url="postgresql://unused@localhost/unused",
         data_dir=Path(tempfile.gettempdir()) / "berdaya-openapi",
         docs_enabled=True,

@@ -82,20 +82,20 @@ class NeedsAssessment(ResourceMixin, table=True):
 
     community_id: uuid.UUID = Field(foreign_key="communities.id", nullable=False)
     title: str = Field(max_length=300, nullable=False)
-    methods: list[str] = Field(sa_type=ARRAY(String()), nullable=False)  # type: ignore[call-overload]
+    methods: list[str] = Field(sa_type=ARRAY(String()), nullable=False)
     status: str = Field(
         default="planned",
         max_length=20,
         nullable=False,
         sa_column_kwargs={"server_default": "planned"},
     )
-    started_on: date | None = Field(default=None, sa_type=Date, nullable=True)  # type: ignore[call-overload]
-    completed_on: date | None = Field(default=None, sa_type=Date, nullable=True)  # type: ignore[call-overload]
+    started_on: date | None = Field(default=None, sa_type=Date, nullable=True)
+    completed_on: date | None = Field(default=None, sa_type=Date, nullable=True)
     facilitator_id: uuid.UUID | None = Field(
         default=None, foreign_key="users.id", nullable=True, index=True
     )
     respondent_count: int | None = Field(default=None, nullable=True)
-    summary: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
+    summary: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
 class Finding(ResourceMixin, table=True):
@@ -116,10 +116,10 @@ class Finding(ResourceMixin, table=True):
     kind: str = Field(max_length=20, nullable=False)
     category: str = Field(max_length=20, nullable=False)
     title: str = Field(max_length=300, nullable=False)
-    description: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
+    description: str | None = Field(default=None, sa_type=Text, nullable=True)
     severity: int | None = Field(default=None, nullable=True)
     affected_people: int | None = Field(default=None, nullable=True)
-    evidence: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
+    evidence: str | None = Field(default=None, sa_type=Text, nullable=True)
     # Kept current by every ballot cast or withdrawn (a GET never writes).
     priority_rank: int | None = Field(default=None, nullable=True)
 
@@ -142,4 +142,4 @@ class Ballot(ResourceMixin, table=True):
 
     assessment_id: uuid.UUID = Field(foreign_key="needs_assessments.id", nullable=False)
     person_id: uuid.UUID = Field(foreign_key="people.id", nullable=False)
-    ranking: list[uuid.UUID] = Field(sa_type=ARRAY(Uuid()), nullable=False)  # type: ignore[call-overload]
+    ranking: list[uuid.UUID] = Field(sa_type=ARRAY(Uuid()), nullable=False)

@@ -29,7 +29,7 @@ from app.core.pagination import Keyset, ListParams, paginate
 from app.core.principal import Principal
 
 RESOURCE = "needs_assessments"
-BALLOT_KEYSET = Keyset(columns={"created_at": Ballot.created_at}, id_column=Ballot.id)  # type: ignore[arg-type]
+BALLOT_KEYSET = Keyset(columns={"created_at": Ballot.created_at}, id_column=Ballot.id)
 
 
 class AssessmentRepository(ScopedRepository[NeedsAssessment]):
@@ -42,7 +42,7 @@ class AssessmentRepository(ScopedRepository[NeedsAssessment]):
             "updated_at": NeedsAssessment.updated_at,
             "title": NeedsAssessment.title,
         },
-        id_column=NeedsAssessment.id,  # type: ignore[arg-type]
+        id_column=NeedsAssessment.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
@@ -102,7 +102,7 @@ class FindingRepository(ScopedRepository[Finding]):
             "updated_at": Finding.updated_at,
             "title": Finding.title,
         },
-        id_column=Finding.id,  # type: ignore[arg-type]
+        id_column=Finding.id,
     )
 
     def base_query(self, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:

@@ -393,8 +393,8 @@ async def priorities(
                 rank=rank,
                 finding_id=t.finding.id,
                 title=t.finding.title,
-                kind=t.finding.kind,  # type: ignore[arg-type]
-                category=t.finding.category,  # type: ignore[arg-type]
+                kind=t.finding.kind,
+                category=t.finding.category,
                 severity=t.finding.severity,
                 points=t.points,
                 votes=t.votes,

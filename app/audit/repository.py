@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.audit import AuditEvent
 from app.core.pagination import Keyset, ListParams, paginate
 
-KEYSET = Keyset(columns={"at": AuditEvent.at}, id_column=AuditEvent.id, default="-at")  # type: ignore[arg-type]
+KEYSET = Keyset(columns={"at": AuditEvent.at}, id_column=AuditEvent.id, default="-at")
 
 
 async def page(

@@ -41,12 +41,12 @@ class User(ResourceMixin, table=True):
     tokens_valid_after: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     last_login_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
 
 
@@ -63,19 +63,19 @@ class RefreshToken(IdMixin, table=True):
     created_at: datetime = Field(
         default_factory=utcnow,
         sa_type=DateTime(timezone=True),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": func.now()},
     )
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)  # type: ignore[call-overload]
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     rotated_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     revoked_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
 
 
@@ -91,7 +91,7 @@ class LoginFailure(SQLModel, table=True):
     at: datetime = Field(
         default_factory=utcnow,
         sa_type=DateTime(timezone=True),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": func.now()},
     )
 
@@ -114,21 +114,21 @@ class ServiceAccount(ResourceMixin, table=True):
     previous_secret_expires_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     revoked_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     last_used_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     # Tokens issued before this instant are refused (set by the account's logout).
     tokens_valid_after: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )

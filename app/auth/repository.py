@@ -82,7 +82,7 @@ class ScopedRepository(Generic[M]):
             row = next(iter(await fetch_views(session, stmt, {"item_id": item_id})), None)
         if row is None:
             raise NotFound(f"{self.label} not found")
-        return row  # type: ignore[no-any-return]
+        return row
 
     def _by_id(self, principal: Principal, include_deleted: bool) -> Select[Any]:
         """The GET-by-id statement of this caller, the id a bound parameter."""
@@ -202,7 +202,7 @@ class ScopedRepository(Generic[M]):
         self, session: AsyncSession, principal: Principal, item_id: uuid.UUID, request: Request
     ) -> M:
         entity = await self.get_for_change(session, principal, item_id, request, DELETE)
-        entity.deleted_at = utcnow()  # type: ignore[attr-defined]
+        entity.deleted_at = utcnow()
         touch(entity)
         await session.flush()
         await audit.record(session, principal, "delete", self.resource, item_id)
@@ -213,7 +213,7 @@ class ScopedRepository(Generic[M]):
         entity = await self.get(session, principal, item_id, for_update=True, include_deleted=True)
         if entity.deleted_at is not None:  # type: ignore[attr-defined]
             await self.before_restore(session, entity)
-            entity.deleted_at = None  # type: ignore[attr-defined]
+            entity.deleted_at = None
             touch(entity)
             await session.flush()
             await audit.record(session, principal, "restore", self.resource, item_id)
@@ -234,7 +234,7 @@ class UserRepository(ScopedRepository[User]):
     label = "user"
     keyset = Keyset(
         columns={"created_at": User.created_at, "email": User.email, "updated_at": User.updated_at},
-        id_column=User.id,  # type: ignore[arg-type]
+        id_column=User.id,
     )
 
     async def before_restore(self, session: AsyncSession, entity: User) -> None:

@@ -58,7 +58,7 @@ class Community(ResourceMixin, table=True):
     potentials: list[str] = Field(
         default_factory=list,
         sa_type=ARRAY(String()),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": "{}"},
     )
 
@@ -77,7 +77,7 @@ class CommunityFacilitator(SQLModel, table=True):
     assigned_at: datetime = Field(
         default_factory=utcnow,
         sa_type=DateTime(timezone=True),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": func.now()},
     )
 
@@ -100,8 +100,8 @@ class DevelopmentIndex(ResourceMixin, table=True):
 
     community_id: uuid.UUID = Field(foreign_key="communities.id", nullable=False, index=True)
     year: int = Field(nullable=False)
-    iks: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)  # type: ignore[call-overload]
-    ike: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)  # type: ignore[call-overload]
-    ikl: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)  # type: ignore[call-overload]
-    idm_score: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)  # type: ignore[call-overload]
+    iks: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
+    ike: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
+    ikl: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
+    idm_score: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
     idm_status: str = Field(max_length=20, nullable=False)

@@ -49,7 +49,7 @@ class CommunityRepository(ScopedRepository[Community]):
             "updated_at": Community.updated_at,
             "name": Community.name,
         },
-        id_column=Community.id,  # type: ignore[arg-type]
+        id_column=Community.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
@@ -80,7 +80,7 @@ class DevelopmentIndexRepository(ScopedRepository[DevelopmentIndex]):
             "updated_at": DevelopmentIndex.updated_at,
             "year": DevelopmentIndex.year,
         },
-        id_column=DevelopmentIndex.id,  # type: ignore[arg-type]
+        id_column=DevelopmentIndex.id,
         default="year",
     )
 

@@ -29,7 +29,7 @@ class AuditEvent(IdMixin, table=True):
     at: datetime = Field(
         default_factory=utcnow,
         sa_type=DateTime(timezone=True),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": func.now()},
     )
     actor_id: uuid.UUID | None = Field(default=None, nullable=True, index=True)
@@ -40,7 +40,7 @@ class AuditEvent(IdMixin, table=True):
     changed_fields: list[str] = Field(
         default_factory=list,
         sa_type=ARRAY(String()),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
     )
     request_id: str | None = Field(default=None, max_length=64, nullable=True)
     # Free text chosen by code, never by input that may hold personal data

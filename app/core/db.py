@@ -97,7 +97,7 @@ def _terminate_at_once(dbapi_connection: Any, record: Any, exception: Any) -> No
         driver.terminate()
 
 
-class BoundedConnection(asyncpg.Connection):  # type: ignore[misc]
+class BoundedConnection(asyncpg.Connection):
     """asyncpg's connection, with ``command_timeout`` bounding each wait of a COPY.
 
     asyncpg counts a COPY's timeout over the whole copy, including the time its consumer

@@ -43,13 +43,13 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     request_hash: str = Field(max_length=64, nullable=False)
     state: str = Field(max_length=10, nullable=False)  # running | done
-    status_code: int | None = Field(default=None, sa_type=Integer, nullable=True)  # type: ignore[call-overload]
-    response_body: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # type: ignore[call-overload]
-    response_headers: list[Any] | None = Field(default=None, sa_type=JSONB, nullable=True)  # type: ignore[call-overload]
+    status_code: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    response_body: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+    response_headers: list[Any] | None = Field(default=None, sa_type=JSONB, nullable=True)
     created_at: datetime = Field(
         sa_type=DateTime(timezone=True),
         nullable=False,
-        index=True,  # type: ignore[call-overload]
+        index=True,
         sa_column_kwargs={"server_default": func.now()},
     )
 

@@ -46,13 +46,13 @@ class IdMixin(SQLModel):
 class TimestampMixin(SQLModel):
     created_at: datetime = Field(
         default_factory=utcnow,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now()},
         nullable=False,
     )
     updated_at: datetime = Field(
         default_factory=utcnow,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now()},
         nullable=False,
         index=True,
@@ -64,7 +64,7 @@ class ResourceMixin(IdMixin, TimestampMixin):
 
     deleted_at: datetime | None = Field(
         default=None,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
         nullable=True,
     )
     version: int = Field(default=1, nullable=False, sa_column_kwargs={"server_default": "1"})

@@ -30,8 +30,8 @@ class RateLimitCounter(SQLModel, table=True):
     __tablename__ = "rate_limit_counters"
 
     principal_id: uuid.UUID = Field(primary_key=True)
-    window_start: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)  # type: ignore[call-overload]
-    count: int = Field(sa_type=Integer, nullable=False)  # type: ignore[call-overload]
+    window_start: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    count: int = Field(sa_type=Integer, nullable=False)
 
 
 _table = RateLimitCounter.__table__  # type: ignore[attr-defined]

@@ -38,7 +38,7 @@ class StatusTransition(IdMixin, table=True):
     at: datetime = SQLField(
         default_factory=utcnow,
         sa_type=DateTime(timezone=True),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": func.now()},
     )
 

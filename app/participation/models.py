@@ -87,10 +87,10 @@ class ParticipationRecord(ResourceMixin, table=True):
     # Derived from the context at write time: the community scope and the program filter.
     community_id: uuid.UUID = Field(foreign_key="communities.id", nullable=False)
     program_id: uuid.UUID | None = Field(default=None, foreign_key="programs.id", nullable=True)
-    date: dt.date = Field(sa_type=Date, nullable=False)  # type: ignore[call-overload]
+    date: dt.date = Field(sa_type=Date, nullable=False)
     level: str = Field(max_length=20, nullable=False)
     role: str = Field(max_length=20, nullable=False)
-    hours: Decimal | None = Field(default=None, sa_type=Numeric(6, 2), nullable=True)  # type: ignore[call-overload]
+    hours: Decimal | None = Field(default=None, sa_type=Numeric(6, 2), nullable=True)
     notes: str | None = Field(default=None, max_length=2000, nullable=True)
     external_id: str | None = Field(default=None, max_length=200, nullable=True)
     created_by: uuid.UUID = Field(nullable=False)

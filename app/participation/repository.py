@@ -83,7 +83,7 @@ class RecordRepository(ScopedRepository[ParticipationRecord]):
             "updated_at": ParticipationRecord.updated_at,
             "date": ParticipationRecord.date,
         },
-        id_column=ParticipationRecord.id,  # type: ignore[arg-type]
+        id_column=ParticipationRecord.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:

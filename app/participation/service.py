@@ -143,7 +143,7 @@ def check_date(context: Context, day: date) -> None:
 def context_of(row: dict[str, Any], found: Lookups) -> Context | None:
     if row.get("activity_id"):
         return found.activities.get(row["activity_id"])
-    return found.assessments.get(row.get("assessment_id"))  # type: ignore[arg-type]
+    return found.assessments.get(row.get("assessment_id"))
 
 
 def record_values(

@@ -64,7 +64,7 @@ class Partner(ResourceMixin, table=True):
     contact_email: str | None = Field(default=None, max_length=254, nullable=True)
     website: str | None = Field(default=None, max_length=500, nullable=True)
     region_code: str | None = Field(default=None, max_length=13, nullable=True)
-    description: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
+    description: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
 class Partnership(ResourceMixin, table=True):
@@ -94,9 +94,9 @@ class Partnership(ResourceMixin, table=True):
     program_id: uuid.UUID = Field(foreign_key="programs.id", nullable=False)
     role: str = Field(max_length=30, nullable=False)
     agreement_ref: str | None = Field(default=None, max_length=200, nullable=True)
-    start_date: date | None = Field(default=None, sa_type=Date, nullable=True)  # type: ignore[call-overload]
-    end_date: date | None = Field(default=None, sa_type=Date, nullable=True)  # type: ignore[call-overload]
-    commitment_amount: int | None = Field(default=None, sa_type=BigInteger, nullable=True)  # type: ignore[call-overload]
+    start_date: date | None = Field(default=None, sa_type=Date, nullable=True)
+    end_date: date | None = Field(default=None, sa_type=Date, nullable=True)
+    commitment_amount: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
     status: str = Field(
         default="proposed",
         max_length=20,
@@ -118,7 +118,7 @@ class Contribution(ResourceMixin, table=True):
 
     partnership_id: uuid.UUID = Field(foreign_key="partnerships.id", nullable=False)
     kind: str = Field(max_length=20, nullable=False)
-    amount: int = Field(sa_type=BigInteger, nullable=False)  # type: ignore[call-overload]
-    contributed_on: date = Field(sa_type=Date, nullable=False)  # type: ignore[call-overload]
+    amount: int = Field(sa_type=BigInteger, nullable=False)
+    contributed_on: date = Field(sa_type=Date, nullable=False)
     description: str | None = Field(default=None, max_length=2000, nullable=True)
     recorded_by: uuid.UUID | None = Field(default=None, nullable=True)

@@ -65,7 +65,7 @@ class PartnerRepository(ScopedRepository[Partner]):
             "updated_at": Partner.updated_at,
             "name": Partner.name,
         },
-        id_column=Partner.id,  # type: ignore[arg-type]
+        id_column=Partner.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
@@ -78,7 +78,7 @@ class PartnershipRepository(ScopedRepository[Partnership]):
     label = "partnership"
     keyset = Keyset(
         columns={"created_at": Partnership.created_at, "updated_at": Partnership.updated_at},
-        id_column=Partnership.id,  # type: ignore[arg-type]
+        id_column=Partnership.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
@@ -98,7 +98,7 @@ class ContributionRepository(ScopedRepository[Contribution]):
             "updated_at": Contribution.updated_at,
             "contributed_on": Contribution.contributed_on,
         },
-        id_column=Contribution.id,  # type: ignore[arg-type]
+        id_column=Contribution.id,
     )
 
     def base_query(self, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
@@ -133,7 +133,7 @@ class ServiceAccountRepository(ScopedRepository[ServiceAccount]):
     label = "service account"
     keyset = Keyset(
         columns={"created_at": ServiceAccount.created_at, "updated_at": ServiceAccount.updated_at},
-        id_column=ServiceAccount.id,  # type: ignore[arg-type]
+        id_column=ServiceAccount.id,
     )
 
 

@@ -66,27 +66,27 @@ class Person(ResourceMixin, table=True):
     vulnerable_groups: list[str] = Field(
         default_factory=list,
         sa_type=ARRAY(String()),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": "{}"},
     )
     consent_purposes: list[str] = Field(
         default_factory=list,
         sa_type=ARRAY(String()),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": "{}"},
     )
     consent_given_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     consent_withdrawn_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     erased_at: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )

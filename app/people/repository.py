@@ -169,7 +169,7 @@ class PersonRepository(ScopedRepository[Person]):
     label = "person"
     keyset = Keyset(
         columns={"created_at": Person.created_at, "updated_at": Person.updated_at},
-        id_column=Person.id,  # type: ignore[arg-type]
+        id_column=Person.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:

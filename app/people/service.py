@@ -101,14 +101,14 @@ def present(
         community_id=person.community_id,
         person_key=personal.hasher.person_key(person.id),
         full_name=person.full_name if identified else None,
-        sex=person.sex,  # type: ignore[arg-type]
+        sex=person.sex,
         birth_year=person.birth_year if identified else None,
         birth_decade=person.birth_decade,
         nik=nik,
         phone=phone,
         disability=person.disability,
-        vulnerable_groups=person.vulnerable_groups,  # type: ignore[arg-type]
-        consent_purposes=person.consent_purposes,  # type: ignore[arg-type]
+        vulnerable_groups=person.vulnerable_groups,
+        consent_purposes=person.consent_purposes,
         consent_given_at=person.consent_given_at,
         consent_withdrawn_at=person.consent_withdrawn_at,
         has_active_consent=has_active_consent(person),

@@ -81,18 +81,18 @@ class Program(ResourceMixin, table=True):
 
     code: str = Field(max_length=40, nullable=False, unique=True)
     title: str = Field(max_length=300, nullable=False)
-    summary: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
-    background: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
+    summary: str | None = Field(default=None, sa_type=Text, nullable=True)
+    background: str | None = Field(default=None, sa_type=Text, nullable=True)
     objectives: list[str] = Field(
         default_factory=list,
         sa_type=ARRAY(String()),
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": "{}"},
     )
     target_beneficiaries: int | None = Field(default=None, nullable=True)
     beneficiaries_description: str | None = Field(default=None, max_length=2000, nullable=True)
-    start_date: date | None = Field(default=None, sa_type=Date, nullable=True)  # type: ignore[call-overload]
-    end_date: date | None = Field(default=None, sa_type=Date, nullable=True)  # type: ignore[call-overload]
+    start_date: date | None = Field(default=None, sa_type=Date, nullable=True)
+    end_date: date | None = Field(default=None, sa_type=Date, nullable=True)
     funding_source: str | None = Field(default=None, max_length=300, nullable=True)
     coordinator_id: uuid.UUID | None = Field(
         default=None, foreign_key="users.id", nullable=True, index=True
@@ -104,7 +104,7 @@ class Program(ResourceMixin, table=True):
     budget_amount: int = Field(
         default=0,
         sa_type=BigInteger,
-        nullable=False,  # type: ignore[call-overload]
+        nullable=False,
         sa_column_kwargs={"server_default": "0"},
     )
 
@@ -149,12 +149,12 @@ class Activity(ResourceMixin, table=True):
     community_id: uuid.UUID = Field(foreign_key="communities.id", nullable=False)
     title: str = Field(max_length=300, nullable=False)
     kind: str = Field(max_length=20, nullable=False)
-    description: str | None = Field(default=None, sa_type=Text, nullable=True)  # type: ignore[call-overload]
-    scheduled_start: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)  # type: ignore[call-overload]
+    description: str | None = Field(default=None, sa_type=Text, nullable=True)
+    scheduled_start: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     scheduled_end: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),
-        nullable=True,  # type: ignore[call-overload]
+        nullable=True,
     )
     location: str | None = Field(default=None, max_length=300, nullable=True)
     status: str = Field(
@@ -175,8 +175,8 @@ class Indicator(ResourceMixin, table=True):
     program_id: uuid.UUID = Field(foreign_key="programs.id", nullable=False)
     name: str = Field(max_length=300, nullable=False)
     unit: str = Field(max_length=60, nullable=False)
-    baseline: Decimal = Field(sa_type=Numeric(18, 4), nullable=False)  # type: ignore[call-overload]
-    target: Decimal = Field(sa_type=Numeric(18, 4), nullable=False)  # type: ignore[call-overload]
+    baseline: Decimal = Field(sa_type=Numeric(18, 4), nullable=False)
+    target: Decimal = Field(sa_type=Numeric(18, 4), nullable=False)
     direction: str = Field(
         default="increase",
         max_length=10,
@@ -192,8 +192,8 @@ class Measurement(ResourceMixin, table=True):
     )
 
     indicator_id: uuid.UUID = Field(foreign_key="indicators.id", nullable=False)
-    measured_on: date = Field(sa_type=Date, nullable=False)  # type: ignore[call-overload]
-    value: Decimal = Field(sa_type=Numeric(18, 4), nullable=False)  # type: ignore[call-overload]
+    measured_on: date = Field(sa_type=Date, nullable=False)
+    value: Decimal = Field(sa_type=Numeric(18, 4), nullable=False)
     note: str | None = Field(default=None, max_length=2000, nullable=True)
 
 
@@ -207,7 +207,7 @@ class BudgetLine(ResourceMixin, table=True):
 
     program_id: uuid.UUID = Field(foreign_key="programs.id", nullable=False)
     description: str = Field(max_length=500, nullable=False)
-    quantity: Decimal = Field(sa_type=Numeric(14, 2), nullable=False)  # type: ignore[call-overload]
+    quantity: Decimal = Field(sa_type=Numeric(14, 2), nullable=False)
     unit: str = Field(max_length=60, nullable=False)
-    unit_cost_amount: int = Field(sa_type=BigInteger, nullable=False)  # type: ignore[call-overload]
-    total_amount: int = Field(sa_type=BigInteger, nullable=False)  # type: ignore[call-overload]
+    unit_cost_amount: int = Field(sa_type=BigInteger, nullable=False)
+    total_amount: int = Field(sa_type=BigInteger, nullable=False)

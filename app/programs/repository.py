@@ -385,7 +385,7 @@ class ProgramRepository(ScopedRepository[Program]):
             "code": Program.code,
             "title": Program.title,
         },
-        id_column=Program.id,  # type: ignore[arg-type]
+        id_column=Program.id,
     )
 
     def scope(self, principal: Principal) -> ColumnElement[bool]:
@@ -460,7 +460,7 @@ class ActivityRepository(ProgramChildRepository[Activity]):
             "scheduled_start": Activity.scheduled_start,
             "title": Activity.title,
         },
-        id_column=Activity.id,  # type: ignore[arg-type]
+        id_column=Activity.id,
     )
 
 
@@ -474,7 +474,7 @@ class IndicatorRepository(ProgramChildRepository[Indicator]):
             "updated_at": Indicator.updated_at,
             "name": Indicator.name,
         },
-        id_column=Indicator.id,  # type: ignore[arg-type]
+        id_column=Indicator.id,
     )
 
 
@@ -484,7 +484,7 @@ class BudgetLineRepository(ProgramChildRepository[BudgetLine]):
     label = "budget line"
     keyset = Keyset(
         columns={"created_at": BudgetLine.created_at, "updated_at": BudgetLine.updated_at},
-        id_column=BudgetLine.id,  # type: ignore[arg-type]
+        id_column=BudgetLine.id,
     )
 
 
@@ -499,7 +499,7 @@ class MeasurementRepository(ChildRepository[Measurement]):
             "updated_at": Measurement.updated_at,
             "measured_on": Measurement.measured_on,
         },
-        id_column=Measurement.id,  # type: ignore[arg-type]
+        id_column=Measurement.id,
         default="measured_on",
     )
 
