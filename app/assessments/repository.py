@@ -141,7 +141,7 @@ class FindingRepository(ScopedRepository[Finding]):
         category: FindingCategory | None,
     ) -> tuple[list[Finding], str | None]:
         """A list page of one assessment's findings, with the list's filters."""
-        conditions: list[ColumnElement[bool]] = [Finding.assessment_id == assessment_id]
+        conditions: list[ColumnElement[bool]] = [col(Finding.assessment_id) == assessment_id]
         if kind is not None:
             conditions.append(Finding.kind == kind.value)
         if category is not None:

@@ -118,7 +118,7 @@ class DevelopmentIndexRepository(ScopedRepository[DevelopmentIndex]):
             session,
             principal,
             params,
-            conditions=[DevelopmentIndex.community_id == community_id],
+            conditions=[col(DevelopmentIndex.community_id) == community_id],
             filters={"community_id": community_id},
         )
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import ColumnElement
+from sqlmodel import col
 
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import WRITE, authorize
@@ -39,7 +40,7 @@ async def list_contributions(
     kind: ContributionKind | None = None,
 ) -> Page[ContributionRead]:
     await partnerships.get(session, principal, partnership_id)
-    conditions: list[ColumnElement[bool]] = [Contribution.partnership_id == partnership_id]
+    conditions: list[ColumnElement[bool]] = [col(Contribution.partnership_id) == partnership_id]
     if kind is not None:
         conditions.append(Contribution.kind == kind.value)
     rows, next_cursor = await contributions.page(

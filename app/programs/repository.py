@@ -52,7 +52,7 @@ async def bump_code_counter(session: AsyncSession, year: int) -> int:
         insert(ProgramCodeCounter)
         .values(year=year, last_number=1)
         .on_conflict_do_update(
-            index_elements=[ProgramCodeCounter.year],
+            index_elements=[col(ProgramCodeCounter.year)],
             set_={"last_number": ProgramCodeCounter.last_number + 1},
         )
         .returning(ProgramCodeCounter.last_number)
