@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +26,7 @@ from app.core.health import router as health_router
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
 from app.core.middleware import (
+    AllowedMethodsMiddleware,
     BodyLimitMiddleware,
     ProblemCORSMiddleware,
     RequestContextMiddleware,
@@ -68,9 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(create_engine(settings))
-        app.state.authenticate = functools.partial(
-            current_subject, app.state.database, app.state.tokens
-        )
         app.state.route_paths = route_paths(app)  # built now, not on the first request
         tune_garbage_collector()
         try:
@@ -97,6 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     app.state.callers = CallerCache()
+
+    async def authenticate(token: str) -> str | None:
+        # For app.core.idempotency: the caller authenticated in full before any replay.
+        return await current_subject(app.state.database, app.state.tokens, token)
+
+    app.state.authenticate = authenticate
     app.state.migration_head = migration_head()
     app.state.personal_data = PersonalData(
         cipher=PiiCipher.from_config(settings.pii_keys),
@@ -110,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
 
     # Added innermost first: the request-context layer ends up outermost.
+    app.add_middleware(AllowedMethodsMiddleware)
     app.add_middleware(RetryOnceMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     if settings.cors_origins:
@@ -211,9 +216,43 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 if status[0] in "45" and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": PROBLEM_REF}}
                     del content["application/json"]
+    add_links(schema)
     schema["info"]["license"] = {"name": "Apache-2.0"}
     app.openapi_schema = schema
     return schema
+
+
+def add_links(schema: dict[str, Any]) -> None:
+    """OpenAPI links from each create (201) to every operation on what it created (get,
+    update, delete, and what hangs under it): the operations whose path is the create's
+    path and the new id, with nothing else to fill in, given the create's own path
+    parameters and the id from the response body (a field of the parameter's own name,
+    else ``id``). Clients and stateful testers follow them from one call to the next."""
+    paths: dict[str, Any] = schema.get("paths", {})
+    components = schema.get("components", {}).get("schemas", {})
+    for path, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        body = created.get("content", {}).get("application/json", {}).get("schema", {})
+        fields = components.get(body.get("$ref", "").rsplit("/", 1)[-1], {}).get("properties", {})
+        given = {name: f"$request.path.{name}" for name in re.findall(r"{([^}]+)}", path)}
+        links: dict[str, Any] = {}
+        for target, target_item in paths.items():
+            match = re.match(re.escape(path) + r"/\{([^}]+)\}(/|$)", target)
+            if match is None:
+                continue
+            name = match.group(1)
+            if set(re.findall(r"{([^}]+)}", target)) - {*given, name}:
+                continue  # needs an id this create does not give
+            source = name if name in fields else "id"
+            for operation in target_item.values():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {**given, name: f"$response.body#/{source}"},
+                }
+        if links:
+            created["links"] = links
 
 
 logging.getLogger("uvicorn.access").disabled = True  # our own access log replaces it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,6 +21,7 @@ from app.assessments.repository import RESOURCE, assessments, findings
 from app.assessments.schemas import (
     AssessmentCreate,
     AssessmentRead,
+    AssessmentTransition,
     AssessmentUpdate,
     BallotCreate,
     BallotRead,
@@ -36,10 +36,10 @@ from app.auth.models import Role
 from app.auth.policy import WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.pii import PersonalDep
 from app.core.principal import Principal
-from app.core.transitions import TransitionRequest
+from app.core.schemas import IsoDate
 
 router = APIRouter(prefix="/needs-assessments", tags=["needs-assessments"])
 
@@ -60,13 +60,13 @@ async def list_assessments(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(assessments.keyset))],
     community_id: uuid.UUID | None = None,
     status: AssessmentStatus | None = None,
     method: Method | None = None,
     facilitator_id: uuid.UUID | None = None,
-    started_from: Annotated[date | None, Query(description="started_on on or after")] = None,
-    started_to: Annotated[date | None, Query(description="started_on on or before")] = None,
+    started_from: Annotated[IsoDate | None, Query(description="started_on on or after")] = None,
+    started_to: Annotated[IsoDate | None, Query(description="started_on on or before")] = None,
 ) -> Page[AssessmentRead]:
     rows, next_cursor = await assessments.search(
         session,
@@ -174,7 +174,7 @@ async def transition_assessment(
     session: SessionDep,
     principal: PrincipalDep,
     assessment_id: uuid.UUID,
-    body: TransitionRequest,
+    body: AssessmentTransition,
 ) -> Response:
     entity = await service.writable(session, principal, assessment_id, request)
     await service.transition(session, principal, entity, body)
@@ -201,7 +201,7 @@ async def list_findings(
     session: SessionDep,
     principal: PrincipalDep,
     assessment_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(findings.keyset))],
     kind: FindingKind | None = None,
     category: FindingCategory | None = None,
 ) -> Page[FindingRead]:
@@ -322,7 +322,7 @@ async def list_ballots(
     principal: PrincipalDep,
     personal: PersonalDep,
     assessment_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(repository.BALLOT_KEYSET))],
 ) -> Page[BallotRead]:
     await assessments.get(session, principal, assessment_id)
     rows, next_cursor = await repository.ballots_page(session, assessment_id, params)

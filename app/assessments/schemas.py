@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.assessments.models import (
+    RANKABLE_KINDS,
     AssessmentStatus,
     FindingCategory,
     FindingKind,
     Method,
 )
 from app.core.schemas import InputModel, PatchModel, ReadModel
+from app.core.transitions import TransitionRequest
 
 
 def _distinct(values: list[Method] | None) -> list[Method] | None:
@@ -25,7 +27,9 @@ def _distinct(values: list[Method] | None) -> list[Method] | None:
 class AssessmentCreate(InputModel):
     community_id: uuid.UUID
     title: str = Field(min_length=1, max_length=300, examples=["Kajian kebutuhan air bersih"])
-    methods: list[Method] = Field(min_length=1, examples=[["survey", "focus_group"]])
+    methods: list[Method] = Field(
+        min_length=1, examples=[["survey", "focus_group"]], json_schema_extra={"uniqueItems": True}
+    )
     started_on: date | None = None
     completed_on: date | None = None
     facilitator_id: uuid.UUID | None = None
@@ -39,7 +43,9 @@ class AssessmentUpdate(PatchModel):
     not_null = ("title", "methods")
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    methods: list[Method] | None = Field(default=None, min_length=1)
+    methods: list[Method] | None = Field(
+        default=None, min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     started_on: date | None = None
     completed_on: date | None = None
     facilitator_id: uuid.UUID | None = None
@@ -47,6 +53,10 @@ class AssessmentUpdate(PatchModel):
     summary: str | None = Field(default=None, max_length=20_000)
 
     _distinct_methods = field_validator("methods")(_distinct)
+
+
+class AssessmentTransition(TransitionRequest):
+    to: AssessmentStatus = Field(examples=["in_progress"])
 
 
 class AssessmentRead(ReadModel):
@@ -62,6 +72,17 @@ class AssessmentRead(ReadModel):
 
 
 class FindingCreate(InputModel):
+    # Only problems and needs carry a severity.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {
+                "properties": {"kind": {"not": {"enum": list(RANKABLE_KINDS)}}},
+                "required": ["kind"],
+            },
+            "then": {"properties": {"severity": {"type": "null"}}},
+        }
+    )
+
     kind: FindingKind
     category: FindingCategory
     title: str = Field(min_length=1, max_length=300, examples=["Air bersih sulit di musim kemarau"])
@@ -98,7 +119,10 @@ class FindingRead(ReadModel):
 class BallotCreate(InputModel):
     person_id: uuid.UUID
     ranking: list[uuid.UUID] = Field(
-        min_length=1, max_length=200, description="Finding ids, most important first"
+        min_length=1,
+        max_length=200,
+        description="Finding ids, most important first, each at most once",
+        json_schema_extra={"uniqueItems": True},
     )
 
 

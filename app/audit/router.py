@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.audit import repository
 from app.audit.schemas import AuditEventRead
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import READ, authorize
 from app.core.errors import problem_responses
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
+from app.core.schemas import NO_NUL_PATTERN
 from app.core.timestamps import AwareTimestamp
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
@@ -30,11 +31,11 @@ async def list_audit_events(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(repository.KEYSET))],
     actor_id: uuid.UUID | None = None,
-    resource: str | None = None,
+    resource: Annotated[str | None, Query(pattern=NO_NUL_PATTERN)] = None,
     resource_id: uuid.UUID | None = None,
-    action: str | None = None,
+    action: Annotated[str | None, Query(pattern=NO_NUL_PATTERN)] = None,
     since: AwareTimestamp | None = None,
     until: AwareTimestamp | None = None,
 ) -> Page[AuditEventRead]:

@@ -16,7 +16,7 @@ from app.auth.repository import users
 from app.auth.schemas import Me, TokenResponse, UserCreate, UserRead, UserUpdate
 from app.core.errors import BadRequest, Unprocessable, problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -119,7 +119,7 @@ async def list_users(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(users.keyset))],
     role: Role | None = None,
     organization_id: uuid.UUID | None = None,
     is_active: bool | None = None,

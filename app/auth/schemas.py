@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from app.auth.models import Role
 from app.core.schemas import InputModel, PatchModel, ReadModel
@@ -46,6 +46,27 @@ Email = Annotated[
 
 
 class UserCreate(InputModel):
+    # A partner user belongs to an organisation; no other role does.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {
+                        "role": {"const": Role.partner.value},
+                        "organization_id": {"type": "string"},
+                    },
+                    "required": ["organization_id"],
+                },
+                {
+                    "properties": {
+                        "role": {"enum": [r.value for r in Role if r is not Role.partner]},
+                        "organization_id": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
+
     email: Email
     full_name: str = Field(min_length=1, max_length=200, examples=["Siti Rahmawati"])
     role: Role

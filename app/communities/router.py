@@ -27,8 +27,9 @@ from app.communities.schemas import (
 )
 from app.core.errors import problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.regions import RegionPrefixQuery
+from app.core.schemas import TEXT_PATTERN
 
 router = APIRouter(prefix="/communities", tags=["communities"])
 
@@ -49,10 +50,13 @@ async def list_communities(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(communities.keyset))],
     kind: CommunityKind | None = None,
     region_code: RegionPrefixQuery = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Name search")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, pattern=TEXT_PATTERN, description="Name search"),
+    ] = None,
 ) -> Page[CommunityRead]:
     rows, next_cursor = await communities.page(
         session,
@@ -214,7 +218,7 @@ async def list_indices(
     session: SessionDep,
     principal: PrincipalDep,
     community_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(indices.keyset))],
 ) -> Page[DevelopmentIndexRead]:
     await communities.get(session, principal, community_id)
     rows, next_cursor = await indices.page_of_community(session, principal, params, community_id)

@@ -6,19 +6,14 @@ import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.communities.models import CommunityKind, IdmStatus
-from app.core.regions import validate_region_code
-from app.core.schemas import InputModel, PatchModel, ReadModel
+from app.core.regions import RegionCode
+from app.core.schemas import BoundedDecimal, InputModel, PatchModel, ReadModel
 
-RegionCode = Annotated[
-    str,
-    AfterValidator(validate_region_code),
-    Field(examples=["32.04.12.2001"], description="Kemendagri code PP.RR.DD.VVVV"),
-]
 Potential = Annotated[str, Field(min_length=1, max_length=200)]
-IndexValue = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)]
+IndexValue = Annotated[Decimal, BoundedDecimal(digits=0, places=4)]
 
 
 class CommunityCreate(InputModel):

@@ -347,16 +347,32 @@ class BodyLimitMiddleware:
 
 
 def _find_batch_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:
-    """(method, path pattern) of every batch operation, from the app's OpenAPI document
-    (the one full list of routes with their prefixes)."""
+    """(method, path pattern) of every batch operation."""
+    return [
+        (method, _path_pattern(path))
+        for path, methods in _documented_methods(app).items()
+        if path.endswith("/batch")
+        for method in methods
+    ]
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _documented_methods(app: Any) -> dict[str, set[str]]:
+    """Path template -> its methods (upper case), from the app's OpenAPI document (the one
+    full list of routes with their prefixes)."""
     openapi = getattr(app, "openapi", None)
     paths: dict[str, Any] = openapi().get("paths", {}) if callable(openapi) else {}
-    return [
-        (method.upper(), re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))))
+    return {
+        path: {method.upper() for method in item if method in _HTTP_METHODS}
         for path, item in paths.items()
-        if path.endswith("/batch")
-        for method in item
-    ]
+    }
+
+
+def _path_pattern(template: str) -> re.Pattern[str]:
+    """``/people/{person_id}`` -> a pattern matching the whole of ``/people/<one segment>``."""
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
 
 
 @dataclass(frozen=True)
@@ -441,3 +457,113 @@ class ProblemCORSMiddleware(CORSMiddleware):
             media_type=PROBLEM_MEDIA_TYPE,
             headers=headers,
         )
+
+
+# Every path answers OPTIONS (here), so it is one of the methods its Allow names. HEAD is
+# named where a route has it (Starlette's own GET routes do, FastAPI's do not).
+ALWAYS_ALLOWED = ("OPTIONS",)
+
+
+@dataclass(frozen=True)
+class _PathMethods:
+    pattern: re.Pattern[str]
+    parameters: int
+    methods: frozenset[str]
+
+
+class AllowedMethodsMiddleware:
+    """A method a path does not have: 405 with an ``Allow`` naming every method of the
+    path; ``OPTIONS``: 204 with that ``Allow``.
+
+    Starlette's own 405 names the methods of the one route it tried (GET of a path whose
+    POST is another route), and a fixed path (``/people/lookup``) asked with a method it
+    lacks falls through to the template beside it (``/people/{person_id}``: 422 for the
+    id). Here a fixed path wins over a template, and among templates the one with the
+    fewest parameters (OpenAPI's rule). Only a fixed path is looked up before routing
+    (one dict lookup); templates are matched only to answer OPTIONS or to correct a 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._fixed: dict[str, frozenset[str]] | None = None
+        self._templates: list[_PathMethods] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._fixed is None:  # every route is there by the first request
+            self._read_routes(scope.get("app"))
+        assert self._fixed is not None
+        method, path = scope["method"], scope.get("path", "")
+        allowed = self._fixed.get(path)
+        if allowed is None and method == "OPTIONS":
+            allowed = self._templated(path)
+        if allowed is not None and (method == "OPTIONS" or method not in allowed):
+            await self._answer(scope, send, method, allowed)
+            return
+
+        async def correcting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                methods = self._templated(path)
+                if methods is not None:
+                    headers = [
+                        (k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"
+                    ]
+                    headers.append((b"allow", _allow(methods).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, correcting_send)
+
+    def _read_routes(self, app: Any) -> None:
+        """Every path and its methods: the OpenAPI document's (the one full list of the
+        routes with their prefixes) and the app's own plain routes (docs, schema)."""
+        by_path = {path: set(methods) for path, methods in _documented_methods(app).items()}
+        for route in getattr(app, "routes", []):
+            path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+            if path and methods:
+                by_path.setdefault(path, set()).update(methods)
+        fixed: dict[str, frozenset[str]] = {}
+        for path, methods in by_path.items():
+            allowed = frozenset(methods | set(ALWAYS_ALLOWED))
+            if "{" not in path:
+                fixed[path] = allowed
+            else:
+                self._templates.append(_PathMethods(_path_pattern(path), path.count("{"), allowed))
+        self._fixed = fixed
+
+    def _templated(self, path: str) -> frozenset[str] | None:
+        """The methods of the most specific template matching ``path``, if any."""
+        best: _PathMethods | None = None
+        for entry in self._templates:
+            if entry.pattern.fullmatch(path) and (
+                best is None or entry.parameters < best.parameters
+            ):
+                best = entry
+        return best.methods if best else None
+
+    async def _answer(self, scope: Scope, send: Send, method: str, allowed: frozenset[str]) -> None:
+        allow = _allow(allowed)
+        if method == "OPTIONS":
+            start = {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [(b"allow", allow.encode())],
+            }
+            await send(start)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_problem(
+            send,
+            405,
+            scope.get("path", ""),
+            scope.get("state", {}).get("request_id", ""),
+            headers={"Allow": allow},
+            slug="method-not-allowed",
+            detail="Method Not Allowed",
+        )
+
+
+def _allow(methods: frozenset[str]) -> str:
+    return ", ".join(sorted(methods))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import orjson
 from fastapi import Query, Request, Response
@@ -41,6 +42,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# Cursors are unpadded URL-safe base64 (``_make_cursor``); empty means the first page.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 
 
 class Page(BaseModel, Generic[T]):
@@ -62,7 +65,12 @@ class ListParams:
 
 async def list_params(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (1-500)."),
-    cursor: str | None = Query(None, description="Opaque cursor from `next_cursor`."),
+    cursor: str | None = Query(
+        None,
+        pattern=CURSOR_PATTERN,
+        description="Opaque cursor from `next_cursor`, valid with the filters and sort it was "
+        "made with.",
+    ),
     sort: str | None = Query(
         None, description="`field` or `-field`; allowed fields are listed per resource."
     ),
@@ -121,6 +129,32 @@ class Keyset:
     @property
     def documented(self) -> str:
         return ", ".join(sorted(self.columns))
+
+    @property
+    def sorts(self) -> tuple[str, ...]:
+        """Every accepted ``sort`` value: each field, ascending and descending."""
+        return tuple(value for field in sorted(self.columns) for value in (field, f"-{field}"))
+
+
+def list_params_for(keyset: Keyset) -> Callable[..., Awaitable[ListParams]]:
+    """``list_params`` with ``sort`` limited to the keyset's fields: an enum in the OpenAPI
+    document (clients can check it before sending), a 422 naming the allowed values."""
+    base = inspect.signature(list_params, eval_str=True)
+    sort = base.parameters["sort"].replace(
+        annotation=Literal[keyset.sorts] | None,
+        default=Query(
+            None,
+            description=f"`field` (ascending) or `-field` (descending); default {keyset.default}.",
+        ),
+    )
+
+    async def sorted_list_params(**values: Any) -> ListParams:
+        return ListParams(**values)
+
+    sorted_list_params.__signature__ = base.replace(  # type: ignore[attr-defined]
+        parameters=[sort if p.name == "sort" else p for p in base.parameters.values()]
+    )
+    return sorted_list_params
 
 
 PAGE_LIMIT = "page_limit"  # the bound parameter of LIMIT in kept page statements

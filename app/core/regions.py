@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 # Province codes in force (Permendagri 2022 onward, including the new Papua provinces).
 PROVINCES: dict[str, str] = {
@@ -93,9 +93,43 @@ def local_zone(region_code: str) -> tuple[str, int]:
     return "WIB", 7
 
 
+# The same rules as JSON Schema patterns (ECMA-262), so clients check codes before sending.
+_PROVINCE = f"({'|'.join(PROVINCES)})"
+_NOT_ZERO_2 = "(0[1-9]|[1-9][0-9])"
+_NOT_ZERO_4 = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+REGION_CODE_PATTERN = rf"^{_PROVINCE}\.{_NOT_ZERO_2}\.{_NOT_ZERO_2}\.{_NOT_ZERO_4}$"
+REGION_PREFIX_PATTERN = rf"^{_PROVINCE}(\.[0-9]{{2}}(\.[0-9]{{2}}(\.[0-9]{{4}})?)?)?$"
+
+RegionCode = Annotated[
+    str,
+    AfterValidator(validate_region_code),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": REGION_CODE_PATTERN,
+            "description": "Kemendagri code PP.RR.DD.VVVV",
+            "examples": ["32.04.12.2001"],
+        }
+    ),
+]
+"""A full village-level code (422 naming what is wrong)."""
+
+RegionPrefix = Annotated[
+    str,
+    AfterValidator(validate_region_prefix),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": REGION_PREFIX_PATTERN,
+            "description": "Kemendagri code or prefix: 32, 32.04, 32.04.12 or a full code",
+            "examples": ["32.04"],
+        }
+    ),
+]
+"""A code or a prefix of one (a province known)."""
+
 # The ``region_code`` filter of every list and report: a validated prefix (422 otherwise).
 RegionPrefixQuery = Annotated[
-    str | None,
+    RegionPrefix | None,
     Query(description="Kemendagri code prefix: 32, 32.04, 32.04.12 or a full code"),
-    AfterValidator(validate_region_prefix),
 ]

@@ -18,6 +18,7 @@ from app.core.errors import Forbidden, NotFound, Unprocessable, problem_response
 from app.core.fastpath import confirm_rider
 from app.core.pii import PersonalData
 from app.core.principal import Role
+from app.core.schemas import TEXT_PATTERN
 from app.core.timestamps import AwareTimestamp
 from app.exports import repository, service
 from app.exports.datasets import DATASETS
@@ -72,7 +73,12 @@ async def export_dataset(
     identified: bool = False,
     purpose: Annotated[
         str | None,
-        Query(min_length=5, max_length=300, description="Why identified data is needed (audited)"),
+        Query(
+            min_length=5,
+            max_length=300,
+            pattern=TEXT_PATTERN,
+            description="Why identified data is needed (audited)",
+        ),
     ] = None,
 ) -> Response:
     authorize(principal, "exports", READ)

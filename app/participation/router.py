@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -13,9 +12,10 @@ from app.auth.models import Role
 from app.auth.policy import READ, WRITE, authorize
 from app.core.errors import Unprocessable, problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.pii import PersonalData, PersonalDep
 from app.core.principal import Principal
+from app.core.schemas import IsoDate
 from app.participation import service
 from app.participation.models import Level, ParticipationRecord, ParticipationRole
 from app.participation.repository import RESOURCE, records
@@ -47,7 +47,7 @@ async def list_records(
     session: SessionDep,
     principal: PrincipalDep,
     personal: PersonalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(records.keyset))],
     person_id: uuid.UUID | None = None,
     activity_id: uuid.UUID | None = None,
     assessment_id: uuid.UUID | None = None,
@@ -55,8 +55,8 @@ async def list_records(
     community_id: uuid.UUID | None = None,
     level: Level | None = None,
     role: ParticipationRole | None = None,
-    date_from: Annotated[date | None, Query(description="On or after")] = None,
-    date_to: Annotated[date | None, Query(description="On or before")] = None,
+    date_from: Annotated[IsoDate | None, Query(description="On or after")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="On or before")] = None,
 ) -> Page[RecordRead]:
     authorize(principal, RESOURCE, READ)
     rows, next_cursor = await records.search(

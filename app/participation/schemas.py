@@ -7,16 +7,26 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.core.errors import ValidationIssue
-from app.core.schemas import InputModel, PatchModel, ReadModel
+from app.core.schemas import BoundedDecimal, InputModel, PatchModel, ReadModel
 from app.participation.models import Level, ParticipationRole
 
-Hours = Annotated[Decimal, Field(ge=0, le=1000, max_digits=6, decimal_places=2)]
+Hours = Annotated[Decimal, BoundedDecimal(digits=3, places=2)]
 
 
 class RecordCreate(InputModel):
+    # Exactly one context: one of the two ids given, not null; the other absent or null.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {name: {"type": "string"}}, "required": [name]}
+                for name in ("activity_id", "assessment_id")
+            ]
+        }
+    )
+
     person_id: uuid.UUID
     date: dt.date
     level: Level = Field(description="IAP2: inform, consult, involve, collaborate, empower")
@@ -65,11 +75,17 @@ class BatchRequest(InputModel):
     rows: list[BatchRow] = Field(min_length=1, max_length=1000)
 
 
+def _echoed(value: object) -> object:
+    """A row's ``external_id`` is echoed when it is one (text); a row that sent anything
+    else there is answered with its error, not a crash building the answer."""
+    return value if isinstance(value, str) else None
+
+
 class BatchRowResult(BaseModel):
     index: int
     status: Literal["created", "duplicate", "error"]
     id: uuid.UUID | None = Field(default=None, description="The created or existing record")
-    external_id: str | None = None
+    external_id: Annotated[str | None, BeforeValidator(_echoed)] = None
     errors: list[ValidationIssue] | None = None
     detail: str | None = None
 

@@ -13,7 +13,7 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.partners import service
 from app.partners.models import Contribution, ContributionKind
 from app.partners.repository import contributions, partnerships
@@ -36,7 +36,7 @@ async def list_contributions(
     session: SessionDep,
     principal: PrincipalDep,
     partnership_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(contributions.keyset))],
     kind: ContributionKind | None = None,
 ) -> Page[ContributionRead]:
     await partnerships.get(session, principal, partnership_id)

@@ -13,12 +13,17 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
-from app.core.transitions import TransitionRead, TransitionRequest, history
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
+from app.core.transitions import TransitionRead, history
 from app.partners import service
 from app.partners.models import Partnership, PartnershipRole, PartnershipStatus
 from app.partners.repository import contributed, partnerships
-from app.partners.schemas import PartnershipCreate, PartnershipRead, PartnershipUpdate
+from app.partners.schemas import (
+    PartnershipCreate,
+    PartnershipRead,
+    PartnershipTransition,
+    PartnershipUpdate,
+)
 
 router = APIRouter(prefix="/partnerships", tags=["partnerships"])
 
@@ -50,7 +55,7 @@ async def list_partnerships(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(partnerships.keyset))],
     partner_id: uuid.UUID | None = None,
     program_id: uuid.UUID | None = None,
     role: PartnershipRole | None = None,
@@ -172,7 +177,7 @@ async def transition_partnership(
     session: SessionDep,
     principal: PrincipalDep,
     partnership_id: uuid.UUID,
-    body: TransitionRequest,
+    body: PartnershipTransition,
 ) -> Response:
     entity = await partnerships.get_for_change(session, principal, partnership_id, request)
     await service.transition_partnership(session, principal, entity, body)

@@ -13,8 +13,9 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.regions import RegionPrefixQuery
+from app.core.schemas import TEXT_PATTERN
 from app.partners import service
 from app.partners.models import Partner, PartnerKind
 from app.partners.repository import partners
@@ -35,10 +36,10 @@ async def list_partners(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(partners.keyset))],
     kind: PartnerKind | None = None,
     region_code: RegionPrefixQuery = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=TEXT_PATTERN)] = None,
 ) -> Page[PartnerRead]:
     conditions: list[ColumnElement[bool]] = []
     if kind is not None:

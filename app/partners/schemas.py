@@ -6,11 +6,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field
+from pydantic import AnyHttpUrl, ConfigDict, EmailStr, Field
 
 from app.auth.models import Role
-from app.core.regions import validate_region_prefix
+from app.core.regions import RegionPrefix
 from app.core.schemas import InputModel, PatchModel, ReadModel
+from app.core.transitions import TransitionRequest
 from app.partners.models import (
     ContributionKind,
     PartnerKind,
@@ -18,11 +19,6 @@ from app.partners.models import (
     PartnershipStatus,
 )
 
-RegionPrefix = Annotated[
-    str,
-    AfterValidator(validate_region_prefix),
-    Field(description="Kemendagri code or prefix (32, 32.04, ...)", examples=["32.04"]),
-]
 Amount = Annotated[int, Field(ge=0, le=10**15, description="Integer rupiah (IDR)")]
 
 
@@ -72,6 +68,10 @@ class PartnershipUpdate(InputModel):
     commitment_amount: Amount | None = None
 
 
+class PartnershipTransition(TransitionRequest):
+    to: PartnershipStatus = Field(examples=["active"])
+
+
 class PartnershipRead(ReadModel):
     partner_id: uuid.UUID
     program_id: uuid.UUID
@@ -109,6 +109,28 @@ class ContributionRead(ReadModel):
 
 
 class ServiceAccountCreate(InputModel):
+    # A partner account (the default role) belongs to an organisation; an analyst's does not.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {
+                        "role": {"const": "partner"},
+                        "organization_id": {"type": "string"},
+                    },
+                    "required": ["organization_id"],
+                },
+                {
+                    "properties": {
+                        "role": {"const": "analyst"},
+                        "organization_id": {"type": "null"},
+                    },
+                    "required": ["role"],
+                },
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200, examples=["Sistem CSR PT Contoh"])
     organization_id: uuid.UUID | None = Field(default=None, description="Partner organisation")
     role: Literal["partner", "analyst"] = "partner"

@@ -17,7 +17,7 @@ from app.auth.models import ServiceAccount
 from app.auth.policy import READ, WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.partners import service
 from app.partners.repository import service_accounts
 from app.partners.schemas import (
@@ -50,7 +50,7 @@ async def list_accounts(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(service_accounts.keyset))],
     organization_id: uuid.UUID | None = None,
 ) -> Page[ServiceAccountRead]:
     authorize(principal, "service_accounts", READ)

@@ -11,9 +11,10 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import READ, WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.pii import PersonalData, PersonalDep
 from app.core.principal import Principal
+from app.core.schemas import TEXT_PATTERN
 from app.people import service
 from app.people.models import Person, Sex, VulnerableGroup
 from app.people.repository import people
@@ -67,7 +68,7 @@ async def list_people(
     session: SessionDep,
     principal: PrincipalDep,
     personal: PersonalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(people.keyset))],
     community_id: uuid.UUID | None = None,
     sex: Sex | None = None,
     disability: bool | None = None,
@@ -75,7 +76,13 @@ async def list_people(
     birth_year_min: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     birth_year_max: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     q: Annotated[
-        str | None, Query(min_length=2, max_length=100, description="Name search (not analysts)")
+        str | None,
+        Query(
+            min_length=2,
+            max_length=100,
+            pattern=TEXT_PATTERN,
+            description="Name search (not analysts)",
+        ),
     ] = None,
 ) -> Page[PersonRead]:
     authorize(principal, "people", READ)

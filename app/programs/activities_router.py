@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.auth.deps import PrincipalDep, SessionDep
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.programs import service
 from app.programs.models import ActivityKind, ActivityStatus
 from app.programs.repository import activities, activity_conditions, programs
@@ -32,7 +32,7 @@ async def list_activities(
     session: SessionDep,
     principal: PrincipalDep,
     program_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(activities.keyset))],
     community_id: uuid.UUID | None = None,
     kind: ActivityKind | None = None,
     status: ActivityStatus | None = None,

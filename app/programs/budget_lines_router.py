@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.auth.deps import PrincipalDep, SessionDep
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.programs import service
 from app.programs.repository import budget_lines, programs
 from app.programs.schemas import BudgetLineCreate, BudgetLineRead, BudgetLineUpdate
@@ -31,7 +31,7 @@ async def list_budget_lines(
     session: SessionDep,
     principal: PrincipalDep,
     program_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(budget_lines.keyset))],
 ) -> Page[BudgetLineRead]:
     await programs.get(session, principal, program_id)
     rows, next_cursor = await budget_lines.page_under(session, principal, program_id, params)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.auth.deps import PrincipalDep, SessionDep
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.programs import service
 from app.programs.models import Indicator, Measurement
 from app.programs.repository import indicators, measurements, programs
@@ -39,7 +39,7 @@ async def list_indicators(
     session: SessionDep,
     principal: PrincipalDep,
     program_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(indicators.keyset))],
 ) -> Page[IndicatorRead]:
     await programs.get(session, principal, program_id)
     rows, next_cursor = await indicators.page_under(session, principal, program_id, params)
@@ -150,7 +150,7 @@ async def list_measurements(
     principal: PrincipalDep,
     program_id: uuid.UUID,
     indicator_id: uuid.UUID,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(measurements.keyset))],
 ) -> Page[MeasurementRead]:
     await indicators.get_under(session, principal, program_id, indicator_id)
     rows, next_cursor = await measurements.page_under(session, principal, indicator_id, params)

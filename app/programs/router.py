@@ -4,7 +4,6 @@ and the generated terms of reference (KAK)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,13 +13,20 @@ from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import APPROVE, WRITE, authorize
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
-from app.core.pagination import ListParams, Page, list_params, set_link_header
+from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.regions import RegionPrefixQuery
-from app.core.transitions import TransitionRead, TransitionRequest, history
+from app.core.schemas import TEXT_PATTERN, IsoDate
+from app.core.transitions import TransitionRead, history
 from app.programs import service
 from app.programs.models import Program, ProgramStatus
 from app.programs.repository import RESOURCE, program_conditions, programs
-from app.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate, TermsOfReference
+from app.programs.schemas import (
+    ProgramCreate,
+    ProgramRead,
+    ProgramTransition,
+    ProgramUpdate,
+    TermsOfReference,
+)
 from app.programs.terms import build_terms, render_markdown
 
 router = APIRouter(prefix="/programs", tags=["programs"])
@@ -44,17 +50,17 @@ async def list_programs(
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
-    params: Annotated[ListParams, Depends(list_params)],
+    params: Annotated[ListParams, Depends(list_params_for(programs.keyset))],
     status: ProgramStatus | None = None,
     community_id: uuid.UUID | None = None,
     region_code: RegionPrefixQuery = None,
     coordinator_id: uuid.UUID | None = None,
     active_on: Annotated[
-        date | None, Query(description="Programs whose [start_date, end_date] contains it")
+        IsoDate | None, Query(description="Programs whose [start_date, end_date] contains it")
     ] = None,
-    starts_from: date | None = None,
-    starts_to: date | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    starts_from: IsoDate | None = None,
+    starts_to: IsoDate | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=TEXT_PATTERN)] = None,
 ) -> Page[ProgramRead]:
     filters = {
         "status": status,
@@ -164,7 +170,7 @@ async def transition_program(
     session: SessionDep,
     principal: PrincipalDep,
     program_id: uuid.UUID,
-    body: TransitionRequest,
+    body: ProgramTransition,
 ) -> Response:
     program = await programs.get(session, principal, program_id, for_update=True)
     authorize(principal, RESOURCE, APPROVE if body.to == ProgramStatus.approved else WRITE)

@@ -7,9 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from app.core.schemas import InputModel, PatchModel, ReadModel
+from app.core.schemas import BoundedDecimal, InputModel, PatchModel, ReadModel
+from app.core.timestamps import AwareTimestamp
+from app.core.transitions import TransitionRequest
 from app.programs.models import ActivityKind, ActivityStatus, Direction, ProgramStatus
 
 Objective = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -24,7 +26,9 @@ def _distinct_ids(values: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
 
 class ProgramCreate(InputModel):
     title: str = Field(min_length=1, max_length=300, examples=["Penguatan BUMDes Air Bersih"])
-    community_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+    community_ids: list[uuid.UUID] = Field(
+        min_length=1, max_length=200, json_schema_extra={"uniqueItems": True}
+    )
     code: str | None = Field(
         default=None,
         min_length=1,
@@ -35,7 +39,9 @@ class ProgramCreate(InputModel):
     summary: str | None = Field(default=None, max_length=20_000)
     background: str | None = Field(default=None, max_length=50_000)
     objectives: list[Objective] = Field(default_factory=list, max_length=50)
-    addressed_finding_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    addressed_finding_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=200, json_schema_extra={"uniqueItems": True}
+    )
     target_beneficiaries: int | None = Field(default=None, ge=0, le=100_000_000)
     beneficiaries_description: str | None = Field(default=None, max_length=2000)
     start_date: date | None = None
@@ -50,11 +56,15 @@ class ProgramUpdate(PatchModel):
     not_null = ("title", "community_ids", "objectives", "addressed_finding_ids")
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    community_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=200)
+    community_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=200, json_schema_extra={"uniqueItems": True}
+    )
     summary: str | None = Field(default=None, max_length=20_000)
     background: str | None = Field(default=None, max_length=50_000)
     objectives: list[Objective] | None = Field(default=None, max_length=50)
-    addressed_finding_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
+    addressed_finding_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=200, json_schema_extra={"uniqueItems": True}
+    )
     target_beneficiaries: int | None = Field(default=None, ge=0, le=100_000_000)
     beneficiaries_description: str | None = Field(default=None, max_length=2000)
     start_date: date | None = None
@@ -83,12 +93,16 @@ class ProgramRead(ReadModel):
     budget_amount: int = Field(description="Sum of the budget lines (read-only)")
 
 
+class ProgramTransition(TransitionRequest):
+    to: ProgramStatus = Field(examples=["submitted"])
+
+
 class ActivityCreate(InputModel):
     title: str = Field(min_length=1, max_length=300, examples=["Pelatihan pengelolaan keuangan"])
     kind: ActivityKind
     community_id: uuid.UUID
-    scheduled_start: AwareDatetime
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: AwareTimestamp
+    scheduled_end: AwareTimestamp | None = None
     location: str | None = Field(default=None, max_length=300, examples=["Balai Desa"])
     description: str | None = Field(default=None, max_length=20_000)
     status: ActivityStatus = ActivityStatus.planned
@@ -100,8 +114,8 @@ class ActivityUpdate(PatchModel):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     kind: ActivityKind | None = None
     community_id: uuid.UUID | None = None
-    scheduled_start: AwareDatetime | None = None
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: AwareTimestamp | None = None
+    scheduled_end: AwareTimestamp | None = None
     location: str | None = Field(default=None, max_length=300)
     description: str | None = Field(default=None, max_length=20_000)
     status: ActivityStatus | None = None
@@ -119,7 +133,8 @@ class ActivityRead(ReadModel):
     status: ActivityStatus
 
 
-Number = Annotated[Decimal, Field(ge=-(10**13), le=10**13, max_digits=18, decimal_places=4)]
+Number = Annotated[Decimal, BoundedDecimal(digits=13, places=4, signed=True)]
+Quantity = Annotated[Decimal, BoundedDecimal(digits=9, places=2, positive=True)]
 
 
 class IndicatorCreate(InputModel):
@@ -172,7 +187,7 @@ class MeasurementRead(ReadModel):
 
 class BudgetLineCreate(InputModel):
     description: str = Field(min_length=1, max_length=500, examples=["Honor narasumber"])
-    quantity: Annotated[Decimal, Field(gt=0, le=10**9, max_digits=14, decimal_places=2)]
+    quantity: Quantity
     unit: str = Field(min_length=1, max_length=60, examples=["OJ"])
     unit_cost_amount: Amount
 
@@ -181,9 +196,7 @@ class BudgetLineUpdate(PatchModel):
     not_null = ("description", "quantity", "unit", "unit_cost_amount")
 
     description: str | None = Field(default=None, min_length=1, max_length=500)
-    quantity: Annotated[Decimal, Field(gt=0, le=10**9, max_digits=14, decimal_places=2)] | None = (
-        None
-    )
+    quantity: Quantity | None = None
     unit: str | None = Field(default=None, min_length=1, max_length=60)
     unit_cost_amount: Amount | None = None
 

@@ -8,7 +8,6 @@ programs), and echoes the filters it applied.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -19,6 +18,7 @@ from app.auth.policy import READ, authorize
 from app.core.errors import Forbidden, problem_responses
 from app.core.principal import Principal
 from app.core.regions import RegionPrefixQuery
+from app.core.schemas import IsoDate
 from app.reports import service
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -33,8 +33,8 @@ def _no_partners(principal: Principal) -> None:
 CommunityQ = Annotated[uuid.UUID | None, Query(description="Only this community")]
 ProgramQ = Annotated[uuid.UUID | None, Query(description="Only this program")]
 RegionQ = RegionPrefixQuery
-FromQ = Annotated[date | None, Query(description="On or after")]
-ToQ = Annotated[date | None, Query(description="On or before")]
+FromQ = Annotated[IsoDate | None, Query(description="On or after")]
+ToQ = Annotated[IsoDate | None, Query(description="On or before")]
 
 
 @router.get(
@@ -77,7 +77,7 @@ async def program_progress(
     name="reports-needs-coverage",
     summary="Prioritised needs per community, the programs that address each, and the "
     "top-ranked needs nothing addresses yet",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def needs_coverage(
     session: SessionDep,
