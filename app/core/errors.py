@@ -23,6 +23,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.core.i18n import M, language_var, render, status_title, validation_message
+
 log = logging.getLogger("berdaya.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -79,7 +81,7 @@ class BadRequest(AppError):
 class Unauthorized(AppError):
     status, slug = 401, "unauthorized"
 
-    def __init__(self, detail: str = "invalid or missing credentials", **kwargs: Any) -> None:
+    def __init__(self, detail: str = M.credentials_missing, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
         super().__init__(detail, **kwargs)
 
@@ -135,12 +137,15 @@ def problem_body(
     path: str | None = None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
+    """The problem document; ``title``, ``detail`` and ``errors[].message`` in the request's
+    language (``app.core.i18n``), every other field the same in every language."""
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    lang = language_var.get()
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-")),
-        "title": phrase,
+        "title": status_title(status, phrase, lang),
         "status": status,
-        "detail": detail,
+        "detail": render(detail, lang),
         "instance": path if path is not None else (request.url.path if request else None),
         "request_id": request_id
         if request_id is not None
@@ -148,6 +153,13 @@ def problem_body(
     }
     if extra:
         body.update(extra)
+        if isinstance(extra.get("errors"), list):
+            body["errors"] = [
+                {**issue, "message": render(issue["message"], lang)}
+                if isinstance(issue, dict) and "message" in issue
+                else issue
+                for issue in extra["errors"]
+            ]
     return body
 
 
@@ -167,14 +179,15 @@ def problem_response(
 
 
 def _validation_issues(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Describe what is wrong without echoing the submitted value (it may be a NIK)."""
+    """Describe what is wrong without echoing the submitted value (it may be a NIK), in the
+    request's language."""
+    lang = language_var.get()
     issues = []
     for err in exc.errors():
-        message = str(err.get("msg", "invalid value"))
         issues.append(
             {
                 "loc": [p for p in err.get("loc", ()) if isinstance(p, str | int)],
-                "message": message,
+                "message": validation_message(err, lang),
                 "type": str(err.get("type", "value_error")),
             }
         )
@@ -254,7 +267,7 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
             422,
             slug="validation-error",
-            detail="the request is not valid",
+            detail=M.request_invalid,
             extra={"errors": _validation_issues(exc)},
         )
 
@@ -268,21 +281,26 @@ def install_error_handlers(app: FastAPI) -> None:
                 request,
                 422,
                 slug="validation-error",
-                detail="the request body could not be parsed",
+                detail=M.body_unparsable,
                 extra={
                     "errors": [
                         {
                             "loc": ["body"],
-                            "message": "the body is not valid",
+                            "message": M.body_invalid,
                             "type": "body_invalid",
                         }
                     ]
                 },
             )
         if exc.status_code == 404 and detail == "Not Found":
-            detail = "no such resource or route"
+            detail = M.no_such_route
         return problem_response(
-            request, exc.status_code, detail=detail, headers=dict(exc.headers or {})
+            request,
+            exc.status_code,
+            slug=getattr(exc, "slug", None),
+            detail=detail,
+            extra=getattr(exc, "extra", None),
+            headers=dict(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)
@@ -294,8 +312,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 request,
                 422,
                 slug="validation-error",
-                detail="a value cannot be stored (NUL character, or out of range)",
-                extra={"errors": [{"loc": [], "message": "invalid value", "type": "value_error"}]},
+                detail=M.value_unstorable,
+                extra={"errors": [{"loc": [], "message": M.invalid_value, "type": "value_error"}]},
             )
         if is_database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
@@ -303,11 +321,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 request,
                 503,
                 slug="service-unavailable",
-                detail="the database is unavailable; retry shortly",
+                detail=M.database_unavailable,
                 headers={"Retry-After": "2"},
             )
         log.exception("unhandled error")
-        return problem_response(request, 500, slug="internal-error", detail="internal error")
+        return problem_response(request, 500, slug="internal-error", detail=M.internal_error)
 
 
 _STATUS_DESCRIPTIONS = {
@@ -316,7 +334,9 @@ _STATUS_DESCRIPTIONS = {
     403: "The caller may see this thing but not do this",
     404: "Not found, or outside the caller's scope",
     409: "Conflicts with the current state (duplicate, illegal transition, in-flight key)",
-    412: "If-Match does not match the current ETag",
+    412: "If-Match does not match the current ETag (a PUT's problem carries `current`)",
+    410: "Gone (a sync cursor older than the kept change log: sync again from the start)",
+    428: "The resource exists: a PUT must say If-Match or If-None-Match: *",
     413: "Request body too large",
     422: "Invalid input; `errors` names each field",
     429: "Too many requests; see Retry-After",

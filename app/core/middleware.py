@@ -7,6 +7,7 @@ streaming and errors raised in any layer below still become problem+json.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -30,6 +31,7 @@ from app.core.errors import (
     is_invalid_data,
     problem_body,
 )
+from app.core.i18n import M, language_var, negotiate
 
 access_log = logging.getLogger("berdaya.access")
 error_log = logging.getLogger("berdaya.errors")
@@ -67,6 +69,7 @@ async def _send_problem(
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
+        (b"content-language", language_var.get().encode()),
     ]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if status == 503:
@@ -92,6 +95,10 @@ class RequestContextMiddleware:
         )
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        # The language of human text (problems, labels): Accept-Language, English by default.
+        lang = negotiate(_header(scope, b"accept-language"))
+        lang_token = language_var.set(lang)
+        content_language = (b"content-language", lang.encode())
         path = scope.get("path", "")
         started = time.perf_counter()
         status_holder = {"status": 500, "started": False}
@@ -107,6 +114,8 @@ class RequestContextMiddleware:
                 ]
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(SECURITY_HEADERS)
+                if not any(k.lower() == b"content-language" for k, _ in headers):
+                    headers.append(content_language)
                 if is_api:
                     headers.append(API_CSP)
                     if not any(k == b"cache-control" for k, _ in headers):
@@ -155,6 +164,7 @@ class RequestContextMiddleware:
                 )
         finally:
             request_id_var.reset(token)
+            language_var.reset(lang_token)
             state = scope.get("state", {})
             access_log.info(
                 "request",
@@ -281,6 +291,8 @@ class BodyLimitMiddleware:
                 await _send_refusal(send, path, request_id, refusal or _too_large(limit))
                 return
         received = 0
+        # JSON bodies are kept until complete, to refuse one that repeats a key.
+        json_chunks: list[bytes] | None = [] if _is_json(scope) else None
         deadline: float | None = None
         body_done = False
         response_started = False
@@ -300,7 +312,8 @@ class BodyLimitMiddleware:
                 body_done = True
                 return message
             body_done = not message.get("more_body", False)
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
             if received > limit:
                 if limit == self.max_bytes:
                     refusal = self._over_normal_limit(scope)
@@ -309,6 +322,10 @@ class BodyLimitMiddleware:
                     limit = self.max_batch_bytes
                 if received > limit:
                     raise _BodyRefused(_too_large(limit))
+            if json_chunks is not None:
+                json_chunks.append(chunk)
+                if body_done and repeats_a_key(b"".join(json_chunks)):
+                    raise _BodyRefused(_DUPLICATE_KEYS)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -381,10 +398,58 @@ class _Refusal:
     slug: str
     detail: str
     headers: dict[str, str] = field(default_factory=dict)
+    errors: tuple[dict[str, Any], ...] = ()
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _RepeatedKey
+    return obj
+
+
+def repeats_a_key(body: bytes) -> bool:
+    """True when some JSON object in ``body`` has a key twice.
+
+    Python's (and so FastAPI's) parser keeps the last value silently; two readers of the
+    same document could then disagree on what it says. Bodies that are not valid JSON are
+    left to the normal parser, which reports them."""
+    try:
+        json.loads(body, object_pairs_hook=_refuse_repeats)
+    except _RepeatedKey:
+        return True
+    except ValueError:  # not JSON, or not UTF-8: FastAPI's own parsing answers it
+        return False
+    return False
+
+
+def _is_json(scope: Scope) -> bool:
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+_DUPLICATE_KEYS = _Refusal(
+    422,
+    "validation-error",
+    "the request body is not valid",
+    errors=(
+        {
+            "loc": ["body"],
+            "message": "a JSON object in the body has the same key twice",
+            "type": "json_duplicate_key",
+        },
+    ),
+)
 
 
 def _too_large(limit: int) -> _Refusal:
-    return _Refusal(413, "payload-too-large", f"request body exceeds {limit} bytes")
+    return _Refusal(413, "payload-too-large", M.body_too_large(limit=limit))
 
 
 def _too_slow(seconds: float) -> _Refusal:
@@ -392,7 +457,7 @@ def _too_slow(seconds: float) -> _Refusal:
     return _Refusal(
         408,
         "request-timeout",
-        f"the request body did not arrive within {seconds:g} seconds",
+        M.body_too_slow(seconds=f"{seconds:g}"),
         {"Connection": "close"},
     )
 
@@ -406,6 +471,7 @@ async def _send_refusal(send: Send, path: str, request_id: str, refusal: _Refusa
         slug=refusal.slug,
         detail=refusal.detail,
         headers=refusal.headers,
+        extra={"errors": list(refusal.errors)} if refusal.errors else None,
     )
 
 
@@ -416,6 +482,9 @@ class _BodyRefused(HTTPException):
     def __init__(self, refusal: _Refusal) -> None:
         super().__init__(refusal.status, detail=refusal.detail, headers=refusal.headers or None)
         self.refusal = refusal
+        # Read by the app's HTTPException handler, so the answer is the same either way.
+        self.slug = refusal.slug
+        self.extra = {"errors": list(refusal.errors)} if refusal.errors else None
 
 
 _cors_path_var: ContextVar[str] = ContextVar("cors_path", default="")

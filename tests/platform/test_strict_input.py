@@ -74,3 +74,61 @@ async def test_look_alike_email_is_refused(admin: httpx.AsyncClient, raw_db: Any
     }
     assert_field_refused(await admin.post(f"{API}/users", json=body), "email")
     assert await raw_db.fetchval("SELECT count(*) FROM users WHERE email LIKE 'sit%'") == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "Desa Sukamaju", "name": "Desa Lain", "kind": "desa",'
+        b' "region_code": "32.04.10.2001"}',
+        # nested: the repeat is inside a list element
+        b'{"name": "Desa Sukamaju", "kind": "desa", "region_code": "32.04.10.2001",'
+        b' "potentials": [], "extra": [{"a": 1, "a": 2}]}',
+    ],
+)
+async def test_repeated_json_keys_are_refused(
+    admin: httpx.AsyncClient, raw_db: Any, body: bytes
+) -> None:
+    r = await admin.post(
+        f"{API}/communities", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert problem["errors"] == [
+        {
+            "loc": ["body"],
+            "message": "a JSON object in the body has the same key twice",
+            "type": "json_duplicate_key",
+        }
+    ]
+    assert "Desa Lain" not in r.text
+    assert await raw_db.fetchval("SELECT count(*) FROM communities") == 0
+
+
+async def test_repeated_keys_refused_on_patch_too(
+    admin: httpx.AsyncClient, make_community: Any
+) -> None:
+    community = await make_community()
+    r = await admin.patch(
+        f"{API}/communities/{community['id']}",
+        content=b'{"population": 10, "population": 20}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code in (415, 422), r.text
+    r = await admin.patch(
+        f"{API}/communities/{community['id']}",
+        content=b'{"population": 10, "population": 20}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["type"] == "json_duplicate_key"
+    assert (await admin.get(f"{API}/communities/{community['id']}")).json()["population"] != 20
+
+
+async def test_invalid_json_still_reported_by_the_parser(admin: httpx.AsyncClient) -> None:
+    r = await admin.post(
+        f"{API}/communities", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["type"] == "json_invalid"
