@@ -17,7 +17,7 @@ UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.
 BUILD_REQUIRES = $(BIN)/python -c 'import tomllib; \
 	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
 
-.PHONY: run test test-slow lint fmt typecheck openapi bench seed-demo lock clean
+.PHONY: run test test-slow lint fmt typecheck openapi bench bench-sync seed-demo lock clean
 
 $(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ seed-demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Field sync (API.md §6): push, changes page, first full sync, beside asyncpg's floor.
+bench-sync: $(STAMP)
+	$(BIN)/python bench/sync_bench.py
 
 # Runtime+dev first; the runtime lock is constrained by it, so both agree on every version.
 lock: $(STAMP)

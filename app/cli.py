@@ -65,7 +65,9 @@ def migrate(settings: Settings) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["configure_logger"] = False
-    config.cmd_opts = argparse.Namespace(x=[f"url={_database_url(settings)}"])
+    # Migrations hold a session (locks, DDL): straight to PostgreSQL, never a pooler.
+    url = settings.database_direct_url or _database_url(settings)
+    config.cmd_opts = argparse.Namespace(x=[f"url={url}"])
     command.upgrade(config, "head")
 
 
@@ -117,8 +119,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = get_settings()
     settings.ensure_secrets()
     _database_url(settings)
-    migrate(settings)
-    bootstrap_admin(settings)
+    if settings.migrate_on_start:  # else a migration job does it (and the first admin
+        migrate(settings)  # is made with `berdaya create-user`): deploy/kubernetes
+        bootstrap_admin(settings)
+    # Each worker sizes its pool from the instance's connection budget (Settings).
+    os.environ["BERDAYA_WORKERS"] = str(args.workers)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -197,6 +202,52 @@ def cmd_reencrypt_pii(_: argparse.Namespace) -> None:
     print(f"re-encrypted {changed} people under key {cipher.current_kid}")
 
 
+def cmd_dispatch(_: argparse.Namespace) -> None:
+    """The webhook dispatcher as its own process (API.md §7); runs until SIGTERM/Ctrl-C."""
+    import contextlib
+
+    from app import db_models  # noqa: F401
+    from app.core.db import Database, create_engine
+    from app.webhooks.dispatcher import from_settings
+
+    settings = get_settings()
+    cipher = _personal_data(settings).cipher
+    _database_url(settings)
+    _exit_on_termination()
+
+    async def run() -> None:
+        database = Database(create_engine(settings))
+        stop = asyncio.Event()
+        try:
+            await from_settings(database, cipher, settings).run(stop)
+        finally:
+            await database.dispose()
+
+    print("webhook dispatcher running", file=sys.stderr, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def cmd_sync_purge(args: argparse.Namespace) -> None:
+    """Drop the sync change log and device mutations past their retention (run daily)."""
+    from app import db_models  # noqa: F401
+    from app.sync.service import purge
+
+    settings = get_settings()
+    _database_url(settings)
+    changes, mutations = asyncio.run(
+        _with_session(
+            settings,
+            lambda session: purge(
+                session,
+                change_days=args.days or settings.sync_change_retention_days,
+                mutation_days=settings.sync_mutation_retention_days,
+            ),
+        )
+    )
+    print(f"purged {changes} change log entries and {mutations} remembered mutations")
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     document = render_openapi()
     if args.check:
@@ -255,6 +306,16 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "reencrypt-pii", help="re-encrypt personal fields under the current (first) key"
     ).set_defaults(func=cmd_reencrypt_pii)
+
+    sub.add_parser(
+        "dispatch", help="run the webhook dispatcher (also inside serve unless external)"
+    ).set_defaults(func=cmd_dispatch)
+
+    sync_purge = sub.add_parser(
+        "sync-purge", help="drop the sync change log and device mutations past retention"
+    )
+    sync_purge.add_argument("--days", type=int, help="change log days kept (at least 180)")
+    sync_purge.set_defaults(func=cmd_sync_purge)
 
     openapi = sub.add_parser("openapi", help="write openapi/openapi.json")
     openapi.add_argument("--check", action="store_true")

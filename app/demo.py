@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.communities.models import Community, DevelopmentIndex
 from app.communities.service import idm_score, idm_status
 from app.core.errors import Conflict
+from app.core.i18n import M
+from app.planning.demo import seed_indeks_desa, seed_planning
 
 # Real regency codes with plausible village names (codes of villages are illustrative).
 DEMO_COMMUNITIES: list[dict[str, Any]] = [
@@ -153,11 +155,13 @@ def _fake_nik(region_code: str, birth_year: int, female: bool, serial: int) -> s
 async def seed(session: AsyncSession, personal: Any = None) -> dict[str, int]:
     """Fill an empty database; refuse when communities already exist."""
     if await session.scalar(select(func.count()).select_from(Community)):
-        raise Conflict("the database already has communities; seed-demo fills only an empty one")
+        raise Conflict(M.demo_not_empty)
     counts = {"communities": 0, "development_indices": 0}
+    seeded: list[Community] = []
     for data, yearly in zip(DEMO_COMMUNITIES, DEMO_INDICES, strict=True):
         community = Community(**data)
         session.add(community)
+        seeded.append(community)
         await session.flush()
         counts["communities"] += 1
         for year, iks, ike, ikl in yearly:
@@ -180,9 +184,12 @@ async def seed(session: AsyncSession, personal: Any = None) -> dict[str, int]:
                 session, personal, community, counts["communities"]
             )
     await session.flush()
+    # Indeks Desa beside IDM, and a planning cycle with a proposal in every status (issue 18).
+    counts["development_indices"] += await seed_indeks_desa(session, seeded)
     if personal is not None:
         for name, made in (await _seed_field_work(session)).items():
             counts[name] = counts.get(name, 0) + made
+        counts.update(await seed_planning(session))
     return counts
 
 

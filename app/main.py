@@ -21,7 +21,9 @@ from app.auth.router import jwks_router
 from app.auth.tokens import TokenService, load_signing_key
 from app.core.config import Settings, get_settings
 from app.core.db import Database, create_engine
+from app.core.docs import install_docs
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from app.core.examples import add_examples
 from app.core.health import router as health_router
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
@@ -33,6 +35,9 @@ from app.core.middleware import (
     RetryOnceMiddleware,
 )
 from app.core.pii import Hasher, PersonalData, PiiCipher
+from app.core.replica import create_reads
+from app.reference import add_reference
+from app.webhooks.dispatcher import start_in_process
 
 PROBLEM_REF = "#/components/schemas/Problem"
 GC_THRESHOLDS = (10_000, 50, 100)  # Python's defaults are (700, 10, 10)
@@ -48,6 +53,11 @@ paginated (`limit`, `cursor`, `next_cursor`, `Link: rel="next"`); single resourc
 carry an `ETag` (send `If-Match` on writes, `If-None-Match` on reads); every POST
 accepts `Idempotency-Key`; deletes are soft. Authenticate with
 `POST /api/v1/auth/token` and send `Authorization: Bearer <access_token>`.
+
+Languages: `Accept-Language: id` (Indonesian) or `en` (English, the default) chooses the
+language of problems' `title`, `detail` and `errors[].message`; answers carry
+`Content-Language`. Machine fields (`type`, `loc`, enum values) never change.
+`GET /api/v1/labels?lang=id` gives the label of every enum value.
 """
 
 
@@ -69,11 +79,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(create_engine(settings))
+        app.state.reads = create_reads(settings, app.state.database.engine)
         app.state.route_paths = route_paths(app)  # built now, not on the first request
         tune_garbage_collector()
+        # The webhook dispatcher beside the API unless BERDAYA_DISPATCHER=external.
+        stop_dispatcher = (
+            start_in_process(app.state.database, app.state.personal_data.cipher, settings)
+            if settings.dispatcher == "inprocess"
+            else None
+        )
         try:
             yield
         finally:
+            if stop_dispatcher is not None:
+                await stop_dispatcher()
+            await app.state.reads.dispose()
             await app.state.database.dispose()
 
     app = FastAPI(
@@ -81,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served offline by app.core.docs (install_docs below)
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         generate_unique_id_function=lambda route: route.name,
@@ -108,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
+    if settings.docs_enabled:
+        install_docs(app)
     app.include_router(health_router)
     app.include_router(jwks_router)
     for router in api_routers:
@@ -217,6 +239,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": PROBLEM_REF}}
                     del content["application/json"]
     add_links(schema)
+    add_examples(schema)  # every request body and response shows one
+    add_reference(schema)  # who may call each operation, its rules, its errors
     schema["info"]["license"] = {"name": "Apache-2.0"}
     app.openapi_schema = schema
     return schema

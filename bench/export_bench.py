@@ -6,7 +6,8 @@ Starts a fresh embedded PostgreSQL (here, so the script holds a direct connectio
   (a) `COPY (SELECT <the export's columns> ... ORDER BY updated_at, id) TO STDOUT` into a
       sink through asyncpg's `copy_from_query`: the floor, rows/s;
   (b) GET /api/v1/exports/participation-records?format=ndjson as an analyst, streamed and
-      counted line by line, rows/s, while the server process's RSS is sampled every 50 ms.
+      counted line by line, rows/s, while the server process's RSS is sampled every 50 ms;
+  (c) the same as format=parquet (rows read from the file's footer), rows/s and peak RSS.
 
 Prints both rates, their ratio and the server's peak RSS (targets: >= 0.5x the COPY rate,
 peak RSS < 200 MB). Not a test: figures depend on the machine.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import secrets
 import socket
@@ -39,6 +41,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+import pyarrow.parquet as pq
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,7 +230,11 @@ async def copy_rate(dsn: dict[str, Any], meter: CpuMeter | None = None) -> tuple
         await conn.close()
 
 
-def export_rate(base: str, analyst_token: str, server_pid: int) -> tuple[int, float, float]:
+def export_rate(
+    base: str, analyst_token: str, server_pid: int, fmt: str = "ndjson"
+) -> tuple[int, float, float]:
+    """Rows exported per second in ``fmt`` (NDJSON: lines counted as they stream; Parquet:
+    the file kept and its rows read from the footer), with the server's peak RSS."""
     process = psutil.Process(server_pid)
     peak = 0
     stop = threading.Event()
@@ -248,20 +255,26 @@ def export_rate(base: str, analyst_token: str, server_pid: int) -> tuple[int, fl
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     lines = 0
+    parquet_file = io.BytesIO()
     headers = {"Authorization": f"Bearer {analyst_token}"}
     try:
         began = time.perf_counter()
         with httpx.stream(
             "GET",
             base + f"{API}/exports/participation-records",
-            params={"format": "ndjson"},
+            params={"format": fmt},
             headers=headers,
             timeout=600,
         ) as response:
             if response.status_code != 200:
                 sys.exit(f"export answered {response.status_code}")
             for chunk in response.iter_bytes():
-                lines += chunk.count(b"\n")
+                if fmt == "parquet":
+                    parquet_file.write(chunk)
+                else:
+                    lines += chunk.count(b"\n")
+        if fmt == "parquet":
+            lines = pq.ParquetFile(parquet_file).metadata.num_rows
         elapsed = time.perf_counter() - began
     finally:
         stop.set()
@@ -339,8 +352,17 @@ def main() -> None:
         meter.start()
         exported, export_s, peak_mb = export_rate(base, analyst_token, server.pid)
         export_cpu = meter.stop()
-        if copied != count or exported != count:
-            sys.exit(f"row counts differ: table {count}, COPY {copied}, export {exported}")
+        meter.start()
+        parquet_rows, parquet_s, parquet_peak_mb = export_rate(
+            base, analyst_token, server.pid, "parquet"
+        )
+        parquet_cpu = meter.stop()
+        if copied != count or exported != count or parquet_rows != count:
+            sys.exit(
+                f"row counts differ: table {count}, COPY {copied}, export {exported}, "
+                f"parquet {parquet_rows}"
+            )
+        parquet_rps = parquet_rows / parquet_s
         copy_rps, export_rps = copied / copy_s, exported / export_s
         ratio = export_rps / copy_rps
         print(f"{'scenario':<44}{'rows':>11}{'seconds':>9}{'rows/s':>11}")
@@ -352,10 +374,17 @@ def main() -> None:
             f"{'GET /exports/participation-records ndjson':<44}{exported:>11,}{export_s:>9.2f}"
             f"{export_rps:>11,.0f}"
         )
+        print(
+            f"{'GET /exports/participation-records parquet':<44}{parquet_rows:>11,}"
+            f"{parquet_s:>9.2f}{parquet_rps:>11,.0f}"
+        )
         print(f"ratio export / COPY: {ratio:.2f}  (target >= 0.50)")
+        print(f"ratio parquet / COPY: {parquet_rps / copy_rps:.2f}")
         print(f"server peak RSS during the export: {peak_mb:.0f} MB  (target < 200 MB)")
-        print(f"CPU seconds, COPY:   {copy_cpu}")
-        print(f"CPU seconds, export: {export_cpu}")
+        print(f"server peak RSS during the parquet export: {parquet_peak_mb:.0f} MB")
+        print(f"CPU seconds, COPY:    {copy_cpu}")
+        print(f"CPU seconds, export:  {export_cpu}")
+        print(f"CPU seconds, parquet: {parquet_cpu}")
         print(f"load average before the run: {load}")
         print("note: the client shares the machine with the server and PostgreSQL.")
     finally:

@@ -33,6 +33,7 @@ from tests.factories import (
     token_for,
 )
 from tests.helpers import database_on, drop_database, plain_dsn
+from tests.scale.cluster import app_database
 
 # Some tests import these from here; they are defined in tests/factories.py.
 __all__ = ["PASSWORD", "make_partner_org", "password_hash", "token_for"]
@@ -78,11 +79,12 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="test",
-        database_url=database_url,
+        **app_database(database_url),  # straight, or through PgBouncer (TEST_PGBOUNCER=1)
         data_dir=data_dir,
         cors_origins=["https://app.berdaya.id"],
         db_pool_size=10,
         db_max_overflow=5,
+        dispatcher="external",  # webhook tests start their own dispatchers
     )
 
 

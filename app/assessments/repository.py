@@ -25,6 +25,7 @@ from app.assessments.models import (
 from app.auth.policy import person_scope
 from app.auth.repository import ScopedRepository
 from app.core.errors import Conflict, NotFound
+from app.core.i18n import M
 from app.core.pagination import Keyset, ListParams, paginate
 from app.core.principal import Principal
 
@@ -127,7 +128,7 @@ class FindingRepository(ScopedRepository[Finding]):
         """The finding if it belongs to this assessment (else 404, as for an unseen one)."""
         entity = await self.get(session, principal, finding_id, for_update=for_update)
         if entity.assessment_id != assessment_id:
-            raise NotFound("finding not found")
+            raise NotFound(M.finding_not_found)
         return entity
 
     async def search(
@@ -211,7 +212,7 @@ async def insert_ballot(session: AsyncSession, ballot: Ballot) -> None:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Conflict("this person has already cast a ballot in this assessment") from None
+        raise Conflict(M.ballot_cast) from None
 
 
 async def rankable_finding_ids(session: AsyncSession, assessment_id: uuid.UUID) -> set[uuid.UUID]:

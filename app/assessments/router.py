@@ -32,10 +32,18 @@ from app.assessments.schemas import (
     PriorityRead,
 )
 from app.auth.deps import PrincipalDep, SessionDep
-from app.auth.models import Role
 from app.auth.policy import WRITE, authorize
-from app.core.errors import problem_responses
+from app.core.conditional import (
+    PUT_DESCRIPTION,
+    Condition,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+    put_response,
+    put_responses,
+)
+from app.core.errors import Unprocessable, problem_responses
 from app.core.http import check_if_match, model_response
+from app.core.i18n import M
 from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 from app.core.pii import PersonalDep
 from app.core.principal import Principal
@@ -276,6 +284,36 @@ async def update_finding(
     return model_response(request, _read_finding(entity), version=entity.version)
 
 
+@router.put(
+    "/{assessment_id}/findings/{finding_id}",
+    name="findings-put",
+    response_model=FindingRead,
+    summary="Create or replace a finding with a client-made id (offline-first clients)",
+    description=PUT_DESCRIPTION,
+    responses=put_responses(FindingRead, 401, 403, 404, 409, 422),
+)
+async def put_finding(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    assessment_id: uuid.UUID,
+    finding_id: uuid.UUID,
+    body: FindingCreate,
+    if_match: IfMatchHeader = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    outcome, entity = await service.put_finding(
+        session, principal, assessment_id, finding_id, body, Condition.from_request(request)
+    )
+    return put_response(
+        request,
+        outcome,
+        _read_finding(entity),
+        version=entity.version,
+        location=f"/api/v1/needs-assessments/{assessment_id}/findings/{entity.id}",
+    )
+
+
 @router.delete(
     "/{assessment_id}/findings/{finding_id}",
     name="findings-delete",
@@ -298,14 +336,7 @@ async def delete_finding(
 
 
 def _read_ballot(ballot: Ballot, principal: Principal, personal: PersonalDep) -> BallotRead:
-    return BallotRead(
-        id=ballot.id,
-        assessment_id=ballot.assessment_id,
-        person_id=None if principal.role is Role.analyst else ballot.person_id,
-        person_key=personal.hasher.person_key(ballot.person_id),
-        ranking=ballot.ranking,
-        created_at=ballot.created_at,
-    )
+    return service.present_ballot(ballot, principal, personal)
 
 
 @router.get(
@@ -354,6 +385,42 @@ async def cast_ballot(
         _read_ballot(ballot, principal, personal),
         version=ballot.version,
         status_code=201,
+    )
+
+
+@router.put(
+    "/{assessment_id}/ballots/{person_id}",
+    name="ballots-put",
+    response_model=BallotRead,
+    summary="Cast or replace a person's ballot (offline-first clients)",
+    description=PUT_DESCRIPTION
+    + " A ballot is addressed by its voter: `person_id` in the body must be the path's"
+    " (422 otherwise). Replacing is a new ranking under the same rules, until the"
+    " assessment is validated.",
+    responses=put_responses(BallotRead, 401, 403, 404, 409, 422),
+)
+async def put_ballot(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
+    assessment_id: uuid.UUID,
+    person_id: uuid.UUID,
+    body: BallotCreate,
+    if_match: IfMatchHeader = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    if body.person_id != person_id:
+        raise Unprocessable(M.ballot_person_not_path, loc=["body", "person_id"])
+    outcome, ballot = await service.put_ballot(
+        session, principal, personal, assessment_id, body, Condition.from_request(request)
+    )
+    return put_response(
+        request,
+        outcome,
+        _read_ballot(ballot, principal, personal),
+        version=ballot.version,
+        location=f"/api/v1/needs-assessments/{assessment_id}/ballots/{person_id}",
     )
 
 

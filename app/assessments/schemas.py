@@ -14,13 +14,14 @@ from app.assessments.models import (
     FindingKind,
     Method,
 )
+from app.core.i18n import M
 from app.core.schemas import InputModel, PatchModel, ReadModel
 from app.core.transitions import TransitionRequest
 
 
 def _distinct(values: list[Method] | None) -> list[Method] | None:
     if values is not None and len(set(values)) != len(values):
-        raise ValueError("methods must not repeat")
+        raise ValueError(M.methods_repeat)
     return values
 
 

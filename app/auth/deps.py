@@ -21,6 +21,7 @@ from app.core import ratelimit
 from app.core.db import Database, get_session
 from app.core.errors import Unauthorized
 from app.core.fastpath import RIDER
+from app.core.i18n import M
 from app.core.middleware import RETRIED, RETRYABLE_METHODS
 from app.core.principal import Principal
 
@@ -38,13 +39,13 @@ async def get_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     if not token:
-        raise Unauthorized("authentication required")
+        raise Unauthorized(M.auth_required)
     tokens: TokenService = request.app.state.tokens
     try:
         claims = tokens.verify(token)
         subject = uuid.UUID(claims.subject)
     except (InvalidToken, ValueError) as exc:
-        raise Unauthorized("the access token is invalid or expired") from exc
+        raise Unauthorized(M.token_invalid) from exc
     callers: CallerCache = request.app.state.callers
     if request.method in RETRYABLE_METHODS and not request.scope["state"].get(RETRIED):
         cached = callers.get(subject, claims.issued_at)
@@ -62,7 +63,7 @@ async def get_principal(
             session, subject, claims.issued_at, claims.session_id
         )
     if principal is None:
-        raise Unauthorized("the access token is invalid or expired")
+        raise Unauthorized(M.token_invalid)
     request.state.principal_id = str(principal.id)
     if principal.kind == "service_account":  # partner systems: per-account rate limit
         limit = request.app.state.settings.partner_rate_limit_per_minute

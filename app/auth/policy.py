@@ -27,8 +27,10 @@ from sqlmodel import col
 
 from app.communities.models import CommunityFacilitator
 from app.core.errors import Forbidden
+from app.core.i18n import M
 from app.core.principal import Principal, Role
 from app.partners.models import Partnership, PartnershipStatus
+from app.planning.models import ProposalProgram
 from app.programs.models import ProgramCommunity
 
 READ, WRITE, DELETE, RESTORE, ERASE = "read", "write", "delete", "restore", "erase"
@@ -94,11 +96,25 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("budget_lines", WRITE): _MANAGERS,
     ("budget_lines", DELETE): _MANAGERS,
     ("budget_lines", RESTORE): _ADMIN,
+    # Village planning: written by coordinators everywhere and by facilitators in their
+    # communities (checked per community); read by analysts, and by partners when a
+    # proposal is carried out by one of their programs.
+    ("planning_proposals", READ): _ALL,
+    ("planning_proposals", WRITE): _MANAGERS | {Role.facilitator},
+    ("planning_proposals", DELETE): _MANAGERS | {Role.facilitator},
+    ("planning_proposals", RESTORE): _ADMIN,
+    ("proposal_funding", WRITE): _MANAGERS | {Role.facilitator},
+    ("proposal_funding", DELETE): _MANAGERS | {Role.facilitator},
+    ("proposal_funding", RESTORE): _ADMIN,
     # Participation records point at people: partners never see them.
     ("participation_records", READ): _MANAGERS | {Role.facilitator, Role.analyst},
     ("participation_records", WRITE): _MANAGERS | {Role.facilitator},
     ("participation_records", DELETE): _MANAGERS | {Role.facilitator},
     ("participation_records", RESTORE): _ADMIN,
+    # Field sync (API.md §6): the roles that keep data on a device. Each row pushed or
+    # pulled is then checked as its own resource (these say only who may sync at all).
+    ("sync", READ): _MANAGERS | {Role.facilitator},
+    ("sync", WRITE): _MANAGERS | {Role.facilitator},
     # Partners: organisations and what they agreed and gave. Partner principals record
     # contributions on their own active partnerships.
     ("partners", READ): _ALL,
@@ -119,6 +135,13 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Role]] = {
     ("service_accounts", WRITE): _ADMIN,
     ("service_accounts", DELETE): _ADMIN,
     ("service_accounts", RESTORE): _ADMIN,
+    # Events (API.md §7): each caller reads the events of what it may read
+    # (app.events.repository.event_scope). Webhook endpoints: admins for any organisation
+    # or none; partner users and service accounts for their own organisation.
+    ("events", READ): _ALL,
+    ("webhook_endpoints", READ): frozenset({Role.admin, Role.partner}),
+    ("webhook_endpoints", WRITE): frozenset({Role.admin, Role.partner}),
+    ("webhook_endpoints", DELETE): frozenset({Role.admin, Role.partner}),
 }
 
 
@@ -129,7 +152,7 @@ def allowed(principal: Principal, resource: str, action: str) -> bool:
 def authorize(principal: Principal, resource: str, action: str) -> None:
     """403 unless the caller's role may perform ``action`` on ``resource``."""
     if not allowed(principal, resource, action):
-        raise Forbidden(f"the {principal.role.value} role may not {action} {resource}")
+        raise Forbidden(M.role_may_not(role=principal.role, action=action, resource=resource))
 
 
 def partner_programs(organization_id: uuid.UUID) -> Select[Any]:
@@ -194,6 +217,22 @@ def partnership_scope(
     if principal.role is Role.partner:
         return organization_scope(principal, partner_column)
     return program_scope(principal, program_column)
+
+
+def proposal_scope(
+    principal: Principal, community_column: Any, proposal_column: Any
+) -> ColumnElement[bool]:
+    """Planning proposals: by community like assessments (facilitators their communities),
+    and for partners those carried out by a program of their organisation's partnerships."""
+    if principal.role is Role.partner:
+        if principal.organization_id is None:
+            return false()
+        return proposal_column.in_(
+            select(ProposalProgram.proposal_id).where(
+                col(ProposalProgram.program_id).in_(partner_programs(principal.organization_id))
+            )
+        )
+    return community_scope(principal, community_column)
 
 
 def person_scope(principal: Principal, column: Any) -> ColumnElement[bool]:

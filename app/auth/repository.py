@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 
 from app.auth.models import User
 from app.auth.policy import DELETE, RESTORE, WRITE, authorize
-from app.core import audit
+from app.core import audit, i18n
 from app.core.errors import Conflict, NotFound
 from app.core.fastpath import fetch_views
 from app.core.http import check_if_match
@@ -81,7 +81,7 @@ class ScopedRepository(Generic[M]):
             stmt = self._by_id(principal, include_deleted)
             row = next(iter(await fetch_views(session, stmt, {"item_id": item_id})), None)
         if row is None:
-            raise NotFound(f"{self.label} not found")
+            raise NotFound(i18n.M.not_found(thing=self.label))
         return row
 
     def _by_id(self, principal: Principal, include_deleted: bool) -> Select[Any]:
@@ -244,7 +244,7 @@ class UserRepository(ScopedRepository[User]):
             )
         )
         if taken:
-            raise Conflict("another live user has this email")
+            raise Conflict(i18n.M.email_taken_live)
 
 
 users = UserRepository()

@@ -16,6 +16,7 @@ from app.auth.repository import users
 from app.auth.schemas import Me, TokenResponse, UserCreate, UserRead, UserUpdate
 from app.core.errors import BadRequest, Unprocessable, problem_responses
 from app.core.http import model_response
+from app.core.i18n import M
 from app.core.pagination import ListParams, Page, list_params_for, set_link_header
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -47,20 +48,20 @@ async def token(
     address = request.client.host if request.client else None
     if grant_type == "password":
         if not username or not password:
-            raise BadRequest("username and password are required for the password grant")
+            raise BadRequest(M.password_grant_fields)
         issued = await service.password_grant(
             session, tokens, settings, username, password, address
         )
     elif grant_type == "refresh_token":
         if not refresh_token:
-            raise BadRequest("refresh_token is required for the refresh_token grant")
+            raise BadRequest(M.refresh_grant_fields)
         issued = await service.refresh_grant(session, tokens, settings, refresh_token)
     elif grant_type == "client_credentials":
         issued = await service_accounts.client_credentials_grant(
             session, tokens, settings, client_id, client_secret, address
         )
     else:
-        raise BadRequest(f"unsupported grant_type; use one of: {', '.join(GRANT_TYPES)}")
+        raise BadRequest(M.grant_unsupported(grants=list(GRANT_TYPES)))
     body = TokenResponse(
         access_token=issued.access_token,
         expires_in=issued.expires_in,
@@ -209,7 +210,7 @@ async def update_user(
     organization_id = changes.get("organization_id", user.organization_id)
     if (role is Role.partner) != (organization_id is not None):
         raise Unprocessable(
-            "partner users, and only they, belong to an organization",
+            M.partner_users_and_only_they,
             loc=["body", "organization_id"],
         )
     if "organization_id" in changes:
@@ -217,7 +218,7 @@ async def update_user(
     if "role" in changes:
         changes["role"] = role.value
     if user.id == principal.id and ("role" in changes or changes.get("is_active") is False):
-        raise Unprocessable("admins cannot demote or disable themselves", loc=["body"])
+        raise Unprocessable(M.admin_self_demote, loc=["body"])
     changed = await users.apply_changes(session, principal, user, changes)
     if {"password_hash", "is_active"} & set(changed):
         await service.end_sessions(session, user.id)
@@ -235,7 +236,7 @@ async def delete_user(
 ) -> Response:
     authorize(principal, "users", WRITE)
     if user_id == principal.id:
-        raise Unprocessable("admins cannot delete themselves", loc=["path", "user_id"])
+        raise Unprocessable(M.admin_self_delete, loc=["path", "user_id"])
     await users.soft_delete(session, principal, user_id, request)
     return Response(status_code=204)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from app.auth.models import Role
+from app.core.i18n import M
 from app.core.schemas import InputModel, PatchModel, ReadModel
 
 
@@ -36,7 +37,7 @@ def ascii_email(value: str) -> str:
     address can look like another user's letter for letter (a Cyrillic letter for a Latin
     one) and would create a distinct account; refusing them leaves no look-alikes."""
     if not value.isascii():
-        raise ValueError("the email address must be written in ASCII characters")
+        raise ValueError(M.email_ascii)
     return value
 
 

@@ -19,10 +19,11 @@ from app.auth.tokens import TokenService, hash_opaque_token, new_opaque_token
 from app.core import audit
 from app.core.config import Settings
 from app.core.errors import Conflict, TooManyRequests, Unauthorized, Unprocessable
+from app.core.i18n import M
 from app.core.principal import Principal
 from app.partners.models import Partner
 
-WRONG_CREDENTIALS = "the credentials are not valid"
+WRONG_CREDENTIALS = M.wrong_credentials
 
 
 async def organization_is_live(session: AsyncSession, organization_id: uuid.UUID | None) -> bool:
@@ -38,7 +39,7 @@ async def organization_is_live(session: AsyncSession, organization_id: uuid.UUID
 async def check_organization(session: AsyncSession, organization_id: uuid.UUID | None) -> None:
     """422 unless ``organization_id`` is a live partner organisation (or None)."""
     if not await organization_is_live(session, organization_id):
-        raise Unprocessable("partner organisation not found", loc=["body", "organization_id"])
+        raise Unprocessable(M.partner_org_not_found, loc=["body", "organization_id"])
 
 
 async def end_organization_access(
@@ -146,7 +147,7 @@ async def check_throttle(
             await session.commit()
             retry = int((edge + window - now).total_seconds()) + 1
             raise TooManyRequests(
-                "too many failed logins; wait before trying again",
+                M.too_many_logins,
                 headers={"Retry-After": str(max(retry, 1))},
             )
 
@@ -324,7 +325,7 @@ async def logout(
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Unprocessable(
-            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            M.password_too_short(length=MIN_PASSWORD_LENGTH),
             loc=["body", "password"],
         )
 
@@ -341,13 +342,9 @@ async def create_user(
 ) -> User:
     check_password(password)
     if role is Role.partner and organization_id is None:
-        raise Unprocessable(
-            "a partner user needs an organization_id", loc=["body", "organization_id"]
-        )
+        raise Unprocessable(M.partner_user_needs_org, loc=["body", "organization_id"])
     if role is not Role.partner and organization_id is not None:
-        raise Unprocessable(
-            "only partner users belong to an organization", loc=["body", "organization_id"]
-        )
+        raise Unprocessable(M.only_partner_users_org, loc=["body", "organization_id"])
     await check_organization(session, organization_id)
     taken = await session.scalar(
         select(func.count()).where(
@@ -355,7 +352,7 @@ async def create_user(
         )
     )
     if taken:
-        raise Conflict("a user with this email already exists")
+        raise Conflict(M.email_taken)
     user = User(
         email=email.strip(),
         full_name=full_name,
@@ -368,7 +365,7 @@ async def create_user(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Conflict("a user with this email already exists") from None
+        raise Conflict(M.email_taken) from None
     await audit.record(
         session,
         actor,

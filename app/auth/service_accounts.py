@@ -30,10 +30,11 @@ from app.auth.service import (
 from app.auth.tokens import TokenService, hash_opaque_token, new_opaque_token
 from app.core.config import Settings
 from app.core.errors import BadRequest, Unauthorized
+from app.core.i18n import M
 from app.core.principal import Principal
 from app.partners.models import Partner
 
-WRONG_CLIENT = "the client credentials are not valid"
+WRONG_CLIENT = M.wrong_client
 
 
 def new_client_id() -> str:
@@ -77,7 +78,7 @@ async def client_credentials_grant(
     address: str | None,
 ) -> IssuedTokens:
     if not client_id or not client_secret:
-        raise BadRequest("client_id and client_secret are required for client_credentials")
+        raise BadRequest(M.client_grant_fields)
     await lock_account(session, client_id)
     await check_throttle(session, settings, client_id, address)
     account = (

@@ -1,4 +1,5 @@
-"""Tables: communities, their facilitators, and their yearly development index (IDM)."""
+"""Tables: communities, their facilitators, and their yearly development index (IDM or
+Indeks Desa)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Index, Numeric, String, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, Numeric, String, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -82,16 +83,54 @@ class CommunityFacilitator(SQLModel, table=True):
     )
 
 
+class DevelopmentScheme(StrEnum):
+    """Which index a yearly entry is: IDM (Permendesa PDTT 2/2016, up to 2024) or Indeks
+    Desa (Permendesa PDTT 9/2024, from the 2024 measurement on)."""
+
+    idm = "idm"
+    indeks_desa = "indeks_desa"
+
+
+INDEKS_DESA_DIMENSIONS = (
+    "layanan_dasar",
+    "sosial",
+    "ekonomi",
+    "lingkungan",
+    "aksesibilitas",
+    "tata_kelola",
+)
+_IDM_COLUMNS = ("iks", "ike", "ikl", "idm_score", "idm_status")
+
+
 class DevelopmentIndex(ResourceMixin, table=True):
-    """The village development index (Indeks Desa Membangun) of one community for one year."""
+    """The village development index of one community for one year and scheme: IDM (three
+    sub-indices; score and status derived) or Indeks Desa (six dimensions; the score and
+    status published by the ministry, stored as given)."""
 
     __tablename__ = "development_indices"
     __table_args__ = (
         enum_check("idm_status", IdmStatus),
+        enum_check("scheme", DevelopmentScheme),
+        enum_check("status", IdmStatus),
+        CheckConstraint(
+            "scheme <> 'idm' OR ("
+            + " AND ".join(f"{c} IS NOT NULL" for c in _IDM_COLUMNS)
+            + " AND score IS NULL AND status IS NULL AND "
+            + " AND ".join(f"{d} IS NULL" for d in INDEKS_DESA_DIMENSIONS)
+            + ")",
+            name="idm_fields",
+        ),
+        CheckConstraint(
+            "scheme <> 'indeks_desa' OR (score IS NOT NULL AND status IS NOT NULL AND "
+            + " AND ".join(f"{c} IS NULL" for c in _IDM_COLUMNS)
+            + ")",
+            name="indeks_desa_fields",
+        ),
         Index(
-            "uq_development_indices_community_year_live",
+            "uq_development_indices_community_year_scheme_live",
             "community_id",
             "year",
+            "scheme",
             unique=True,
             postgresql_where=text("deleted_at IS NULL"),
         ),
@@ -100,8 +139,22 @@ class DevelopmentIndex(ResourceMixin, table=True):
 
     community_id: uuid.UUID = Field(foreign_key="communities.id", nullable=False, index=True)
     year: int = Field(nullable=False)
-    iks: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
-    ike: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
-    ikl: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
-    idm_score: Decimal = Field(sa_type=Numeric(5, 4), nullable=False)
-    idm_status: str = Field(max_length=20, nullable=False)
+    scheme: str = Field(
+        default="idm", max_length=20, nullable=False, sa_column_kwargs={"server_default": "idm"}
+    )
+    # IDM (scheme idm): the three sub-indices (0..1), score and status derived from them.
+    iks: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
+    ike: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
+    ikl: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
+    idm_score: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
+    idm_status: str | None = Field(default=None, max_length=20, nullable=True)
+    # Indeks Desa (scheme indeks_desa): six dimension scores (0..100) and the published
+    # score (0..100) and status.
+    layanan_dasar: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    sosial: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    ekonomi: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    lingkungan: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    aksesibilitas: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    tata_kelola: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    score: Decimal | None = Field(default=None, sa_type=Numeric(5, 2), nullable=True)
+    status: str | None = Field(default=None, max_length=20, nullable=True)

@@ -21,22 +21,29 @@ from app.communities.models import (
     DevelopmentIndex,
 )
 from app.core.errors import Conflict, NotFound
+from app.core.i18n import M
 from app.core.pagination import Keyset, ListParams
 from app.core.principal import Principal
 
 
 async def ensure_year_free(
-    session: AsyncSession, community_id: uuid.UUID, year: int, exclude: uuid.UUID | None = None
+    session: AsyncSession,
+    community_id: uuid.UUID,
+    year: int,
+    scheme: str = "idm",
+    exclude: uuid.UUID | None = None,
 ) -> None:
+    """One live entry per community, year and scheme."""
     stmt = select(func.count()).where(
         DevelopmentIndex.community_id == community_id,
         DevelopmentIndex.year == year,
+        DevelopmentIndex.scheme == scheme,
         DevelopmentIndex.deleted_at.is_(None),
     )
     if exclude is not None:
         stmt = stmt.where(DevelopmentIndex.id != exclude)
     if await session.scalar(stmt):
-        raise Conflict(f"this community already has a development index for {year}")
+        raise Conflict(M.index_year_taken(scheme=scheme, year=year))
 
 
 class CommunityRepository(ScopedRepository[Community]):
@@ -88,13 +95,13 @@ class DevelopmentIndexRepository(ScopedRepository[DevelopmentIndex]):
         return community_scope(principal, DevelopmentIndex.community_id)
 
     async def before_restore(self, session: AsyncSession, entity: DevelopmentIndex) -> None:
-        await ensure_year_free(session, entity.community_id, entity.year)
+        await ensure_year_free(session, entity.community_id, entity.year, entity.scheme)
 
     @staticmethod
     def check_community(entry: DevelopmentIndex, community_id: uuid.UUID) -> None:
         """An index reached under another community's path is not found there."""
         if entry.community_id != community_id:
-            raise NotFound("development index not found")
+            raise NotFound(M.not_found(thing="development index"))
 
     async def get_in_community(
         self,

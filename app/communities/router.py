@@ -209,7 +209,8 @@ def _read_index(entry: DevelopmentIndex) -> DevelopmentIndexRead:
     "/{community_id}/development-indices",
     name="development-indices-list",
     response_model=Page[DevelopmentIndexRead],
-    summary="List a community's yearly IDM (sort: year, created_at, updated_at)",
+    summary="List a community's yearly development indices, IDM and Indeks Desa (sort: year, "
+    "created_at, updated_at)",
     responses=problem_responses(401, 404, 422),
 )
 async def list_indices(

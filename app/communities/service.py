@@ -1,4 +1,5 @@
-"""Rules of communities: the IDM score and status of each yearly index, and who may be
+"""Rules of communities: the yearly development index (IDM score and status derived,
+Indeks Desa as published), and who may be
 assigned as a community's facilitator."""
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
 from app.auth.repository import live_user_role
-from app.communities.models import DevelopmentIndex, IdmStatus
+from app.communities.models import (
+    INDEKS_DESA_DIMENSIONS,
+    DevelopmentIndex,
+    DevelopmentScheme,
+    IdmStatus,
+)
 from app.communities.repository import (
     add_facilitator,
     ensure_year_free,
@@ -21,6 +27,7 @@ from app.communities.repository import (
 from app.communities.schemas import DevelopmentIndexCreate
 from app.core import audit
 from app.core.errors import Unprocessable
+from app.core.i18n import M
 from app.core.principal import Principal
 
 # Upper bounds (inclusive) of each status, from Permendesa PDTT 2/2016.
@@ -50,34 +57,66 @@ def idm_fields(iks: Decimal, ike: Decimal, ikl: Decimal) -> dict[str, Any]:
     return {"idm_score": score, "idm_status": idm_status(score).value}
 
 
+IDM_INPUTS = ("iks", "ike", "ikl")
+SCHEME_INPUTS: dict[str, tuple[str, ...]] = {
+    DevelopmentScheme.idm.value: IDM_INPUTS,
+    DevelopmentScheme.indeks_desa.value: (*INDEKS_DESA_DIMENSIONS, "score", "status"),
+}
+
+
+def _check_scheme_fields(scheme: str, given: dict[str, Any]) -> None:
+    """Fields of the other scheme are refused (422 naming the first one)."""
+    for name, value in given.items():
+        if value is not None and name not in SCHEME_INPUTS[scheme] and name in _ALL_INPUTS:
+            raise Unprocessable(
+                M.index_field_other_scheme(field=name, scheme=scheme), loc=["body", name]
+            )
+
+
+_ALL_INPUTS = frozenset(n for names in SCHEME_INPUTS.values() for n in names)
+
+
 async def create_index(
     session: AsyncSession,
     principal: Principal,
     community_id: uuid.UUID,
     body: DevelopmentIndexCreate,
 ) -> DevelopmentIndex:
-    """One index per community and year (409 otherwise)."""
-    await ensure_year_free(session, community_id, body.year)
+    """One index per community, year and scheme (409 otherwise). IDM derives its score and
+    status; Indeks Desa stores the published score and status as given."""
+    scheme = body.scheme.value
+    values = body.model_dump(exclude={"year", "scheme"})
+    _check_scheme_fields(scheme, values)
+    for name in ("iks", "ike", "ikl") if scheme == "idm" else ("score", "status"):
+        if values[name] is None:
+            raise Unprocessable(
+                M.index_field_required(field=name, scheme=scheme), loc=["body", name]
+            )
+    await ensure_year_free(session, community_id, body.year, scheme)
+    if scheme == DevelopmentScheme.idm.value:
+        fields: dict[str, Any] = {k: values[k] for k in IDM_INPUTS}
+        fields.update(idm_fields(values["iks"], values["ike"], values["ikl"]))
+    else:
+        fields = {k: values[k] for k in SCHEME_INPUTS[scheme]}
+        fields["status"] = IdmStatus(fields["status"]).value
     return await indices.add(
         session,
         principal,
-        DevelopmentIndex(
-            community_id=community_id,
-            year=body.year,
-            iks=body.iks,
-            ike=body.ike,
-            ikl=body.ikl,
-            **idm_fields(body.iks, body.ike, body.ikl),
-        ),
+        DevelopmentIndex(community_id=community_id, year=body.year, scheme=scheme, **fields),
     )
 
 
 async def update_index(
     session: AsyncSession, principal: Principal, entry: DevelopmentIndex, changes: dict[str, Any]
 ) -> None:
-    """Merge the changed sub-indices and derive the score and status again."""
-    iks, ike, ikl = (changes.get(k, getattr(entry, k)) for k in ("iks", "ike", "ikl"))
-    changes.update(idm_fields(iks, ike, ikl))
+    """Merge the changed fields of the entry's scheme; an IDM entry derives its score and
+    status again."""
+    _check_scheme_fields(entry.scheme, changes)
+    if entry.scheme == DevelopmentScheme.idm.value:
+        iks, ike, ikl = (changes.get(k, getattr(entry, k)) for k in IDM_INPUTS)
+        changes.update(idm_fields(iks, ike, ikl))
+    elif changes.get("status") is not None:
+        changes["status"] = IdmStatus(changes["status"]).value
     await indices.apply_changes(session, principal, entry, changes)
 
 
@@ -86,7 +125,7 @@ async def assign_facilitator(
 ) -> None:
     """Only a live facilitator may be assigned; assigning twice changes (and audits) nothing."""
     if await live_user_role(session, user_id) != Role.facilitator.value:
-        raise Unprocessable("the user is not a facilitator", loc=["path", "user_id"])
+        raise Unprocessable(M.not_a_facilitator, loc=["path", "user_id"])
     if await add_facilitator(session, community_id, user_id):
         await audit.record(
             session, principal, "assign", "community_facilitators", community_id, ["user_id"]

@@ -35,14 +35,38 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Pool: bounded so a burst waits briefly, then answers 503 instead of hanging.
+    # Pool: bounded so a burst waits briefly, then answers 503 instead of hanging. No
+    # overflow: under steady load above the pool size, overflow connections are opened
+    # and closed continuously (measured: ~100 new sessions in 8 s, 5-10 % fewer req/s).
+    # ``db_max_connections`` (all workers of this instance together; ``berdaya serve``
+    # tells each worker how many there are) sizes each worker's pool instead of
+    # ``db_pool_size``. bench/run.py prints the sessions opened during each run.
     db_pool_size: int = 20
-    db_max_overflow: int = 5
+    db_max_overflow: int = 0
+    db_max_connections: int | None = Field(default=None, ge=1)
+    workers: int = Field(default=1, ge=1)
     db_pool_timeout_seconds: float = 5.0
     db_statement_timeout_ms: int = 30_000
     # The longest a request waits on the database at a time (connecting, each statement,
     # each piece of a streamed export) before it answers 503: a frozen server cannot hang it.
     db_request_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Beyond one machine (API.md §9, docs/scaling.md). Exports and reports read on the
+    # streaming replica when one is given, and on the primary when it is unreachable or
+    # lags more than the limit.
+    database_replica_url: str | None = None
+    replica_max_lag_seconds: float = Field(default=30.0, gt=0)
+    # What needs a session of its own (migrations, LISTEN): straight to PostgreSQL when
+    # DATABASE_URL goes through a pooler in transaction mode. Defaults to DATABASE_URL.
+    database_direct_url: str | None = None
+    # DATABASE_URL (and the replica's) is a PgBouncer in transaction mode: no kept
+    # server-side prepared statements, no session settings in the startup packet (set
+    # statement_timeout on the role instead: docs/scaling.md).
+    database_pgbouncer: bool = False
+    # `berdaya serve` applies migrations before serving. Off where a migration job runs
+    # them once before a rollout (deploy/kubernetes): a server then stays unready
+    # (/readyz 503) until the schema is at its head.
+    migrate_on_start: bool = True
 
     jwt_issuer: str = "berdaya"
     jwt_audience: str = "berdaya-api"
@@ -81,6 +105,20 @@ class Settings(BaseSettings):
     service_account_rotation_grace_seconds: int = 3600
     # Requests per minute per partner service account (0 disables the limit).
     partner_rate_limit_per_minute: int = 600
+    # Webhooks (API.md §7). `external`: `berdaya serve` runs no dispatcher (run
+    # `berdaya dispatch` instead). Insecure: plain http and private/loopback targets
+    # allowed (development and tests only).
+    dispatcher: Literal["inprocess", "external"] = "inprocess"
+    webhook_allow_insecure: bool = False
+    # A claimed delivery is another dispatcher's to take once its lease has run out (a
+    # dispatcher that died mid-delivery); longer than the 10 s request timeout.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)
+    # Field sync (API.md §6): the change log is kept this long (older cursors: 410
+    # sync-reset) and device mutations this long (a retry within it is a duplicate);
+    # `berdaya sync-purge` drops what is older.
+    sync_change_retention_days: int = Field(default=180, ge=180)
+    sync_mutation_retention_days: int = Field(default=45, ge=30)
     log_level: str = "INFO"
     docs_enabled: bool = True
 
@@ -97,6 +135,19 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("BERDAYA_CORS_ORIGINS must list origins; '*' is refused")
         return value
+
+    @property
+    def direct_database_url(self) -> str | None:
+        """Where migrations and LISTEN connect: never through a transaction-mode pooler."""
+        return self.database_direct_url or self.database_url
+
+    @property
+    def worker_pool_size(self) -> int:
+        """Connections one worker's pool keeps: the instance's budget shared by its
+        workers when ``db_max_connections`` is set, else ``db_pool_size``."""
+        if self.db_max_connections is None:
+            return self.db_pool_size
+        return max(2, self.db_max_connections // self.workers)
 
     @property
     def is_production(self) -> bool:

@@ -42,18 +42,35 @@ def async_url(url: str) -> str:
 
 
 def create_engine(
-    settings: Settings, url: str | None = None, *, wait_seconds: float | None = None
+    settings: Settings,
+    url: str | None = None,
+    *,
+    wait_seconds: float | None = None,
+    pgbouncer: bool | None = None,
 ) -> AsyncEngine:
     """The engine; every wait on the server (connect, each statement, each piece of a
     stream) is bounded by ``wait_seconds`` (default: the per-request bound), so a server
-    that stops answering costs a request that bound and a 503, never a hang."""
+    that stops answering costs a request that bound and a 503, never a hang.
+
+    ``pgbouncer`` (default: ``BERDAYA_DATABASE_PGBOUNCER``): the URL is a PgBouncer in
+    transaction mode, where a server connection is ours only inside one transaction.
+    Then no statement is kept prepared (asyncpg's and SQLAlchemy's statement caches off:
+    every statement is an unnamed one, parsed again in the same message as its execution,
+    so it never meets a server connection that did not parse it), and no session setting
+    rides in the startup packet (PgBouncer refuses unknown ones: statement_timeout is set
+    on the role). The cost is measured by bench/scale.py (docs/scaling.md)."""
     target = url or settings.database_url
     if not target:
         raise RuntimeError("no database configured (DATABASE_URL)")
     wait = wait_seconds if wait_seconds is not None else settings.db_request_timeout_seconds
+    pooled = settings.database_pgbouncer if pgbouncer is None else pgbouncer
+    server_settings = {"application_name": "berdaya", "timezone": "UTC"}
+    if not pooled:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    unprepared = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
     engine = create_async_engine(
         async_url(target),
-        pool_size=settings.db_pool_size,
+        pool_size=settings.worker_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         # No pool_pre_ping: it costs a round trip on every checkout (measured: bench/run.py).
@@ -69,11 +86,8 @@ def create_engine(
             # client has to stop waiting by itself.
             "command_timeout": wait,
             "connection_class": BoundedConnection,
-            "server_settings": {
-                "application_name": "berdaya",
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "timezone": "UTC",
-            },
+            "server_settings": server_settings,
+            **(unprepared if pooled else {}),
         },
     )
     event.listen(engine.sync_engine, "handle_error", _timeout_discards_connection)

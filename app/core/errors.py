@@ -17,7 +17,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,17 +33,49 @@ PROBLEM_BASE = "https://berdaya.id/problems/"
 
 class ValidationIssue(BaseModel):
     loc: list[str | int]
-    message: str
+    message: str = Field(description="In the caller's language (`Accept-Language`: id, en).")
     type: str
 
 
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": PROBLEM_BASE + "not-found",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "community not found",
+                    "instance": "/api/v1/communities/0192f5e4-7a1c-7b3e-9a51-6c2d8e4f1a20",
+                    "request_id": "3f7c2a9e4b1d4c8a",
+                },
+                {
+                    "type": PROBLEM_BASE + "validation-error",
+                    "title": "Data Tidak Dapat Diproses",
+                    "status": 422,
+                    "detail": "permintaan tidak valid",
+                    "instance": "/api/v1/communities",
+                    "request_id": "9b2e4c7a1f3d5e60",
+                    "errors": [
+                        {"loc": ["body", "name"], "message": "Wajib diisi", "type": "missing"}
+                    ],
+                },
+            ]
+        }
+    )
+
     type: str = Field(examples=[PROBLEM_BASE + "not-found"])
-    title: str = Field(examples=["Not Found"])
+    title: str = Field(
+        examples=["Not Found"], description="In the caller's language (`Accept-Language`)."
+    )
     status: int = Field(examples=[404])
-    detail: str | None = Field(default=None, examples=["community not found"])
+    detail: str | None = Field(
+        default=None,
+        examples=["community not found"],
+        description="In the caller's language (`Accept-Language`: id, en; en by default).",
+    )
     instance: str | None = Field(default=None, examples=["/api/v1/communities/…"])
     request_id: str | None = Field(default=None, examples=["3f7c2a9e4b1d4c8a"])
     errors: list[ValidationIssue] | None = None

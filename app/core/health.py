@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.errors import problem_response, problem_responses
+from app.core.i18n import M
 
 router = APIRouter(tags=["health"])
 
@@ -36,7 +37,7 @@ async def readyz(request: Request) -> Response:
             request,
             503,
             slug="service-unavailable",
-            detail="the database is unreachable",
+            detail=M.database_unreachable,
             headers={"Retry-After": "2"},
         )
     if current != expected:
@@ -44,7 +45,7 @@ async def readyz(request: Request) -> Response:
             request,
             503,
             slug="service-unavailable",
-            detail="the database schema is not at the expected migration",
+            detail=M.schema_behind,
         )
     body = Health(status="ok", database="ok", migration=current)
     return Response(body.model_dump_json(), media_type="application/json")

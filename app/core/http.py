@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 from app.core.errors import PreconditionFailed
+from app.core.i18n import M
 
 
 def etag_of(version: int) -> str:
@@ -33,7 +34,7 @@ def check_if_match(request: Request, version: int) -> None:
     if "*" in candidates or current in candidates:
         return
     raise PreconditionFailed(
-        "the resource has changed since you read it; GET it again and retry",
+        M.resource_changed,
         headers={"ETag": current},
     )
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Unprocessable
 from app.core.fastpath import fetch_page
+from app.core.i18n import M
 from app.core.timestamps import AwareTimestamp
 
 T = TypeVar("T")
@@ -180,9 +181,7 @@ async def paginate(
     descending = sort.startswith("-")
     field = sort.lstrip("-")
     if field not in keyset.columns:
-        raise Unprocessable(
-            f"cannot sort by this field; allowed: {keyset.documented}", loc=["query", "sort"]
-        )
+        raise Unprocessable(M.sort_not_allowed(allowed=keyset.documented), loc=["query", "sort"])
     column = keyset.columns[field]
     digest = filter_digest({**filters, "updated_since": params.updated_since, "sort": sort})
     conditions = list(conditions)
@@ -249,14 +248,14 @@ def _read_cursor(
         row_id = uuid.UUID(data["i"])
         cursor_sort, cursor_digest = data["s"], data["f"]
     except Exception as exc:
-        raise Unprocessable("the cursor is not valid", loc=["query", "cursor"]) from exc
+        raise Unprocessable(M.cursor_invalid, loc=["query", "cursor"]) from exc
     if cursor_sort != sort or cursor_digest != digest:
         raise Unprocessable(
-            "the cursor was made with other filters or another sort; start again without it",
+            M.cursor_other_filters,
             loc=["query", "cursor"],
         )
     if value is None:
-        raise Unprocessable("the cursor is not valid", loc=["query", "cursor"])
+        raise Unprocessable(M.cursor_invalid, loc=["query", "cursor"])
     return value, row_id
 
 

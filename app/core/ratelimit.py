@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from app.core.errors import TooManyRequests
+from app.core.i18n import M
 
 WINDOW_SECONDS = 60
 
@@ -70,7 +71,7 @@ async def enforce(
     }
     if count > limit:
         raise TooManyRequests(
-            f"rate limit of {limit} requests per minute exceeded",
+            M.rate_limited(limit=limit),
             headers={**headers, "Retry-After": str(reset)},
         )
     if response is not None:

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator, WithJsonSchema
 
+from app.core.i18n import M
+
 # Province codes in force (Permendagri 2022 onward, including the new Papua provinces).
 PROVINCES: dict[str, str] = {
     "11": "Aceh",
@@ -60,21 +62,21 @@ def validate_region_code(value: str) -> str:
     """Check a full village-level code; raise ValueError naming what is wrong."""
     match = _FULL.match(value)
     if not match:
-        raise ValueError("must be a Kemendagri code PP.RR.DD.VVVV, e.g. 32.04.12.2001")
+        raise ValueError(M.region_code_format)
     province, regency, district, village = match.groups()
     if province not in PROVINCES:
-        raise ValueError("unknown province code")
+        raise ValueError(M.province_unknown)
     if regency == "00" or district == "00" or village == "0000":
-        raise ValueError("regency, district and village parts must not be zero")
+        raise ValueError(M.region_parts_zero)
     return value
 
 
 def validate_region_prefix(value: str) -> str:
     """A filter prefix: ``32``, ``32.04``, ``32.04.12`` or a full code."""
     if not _PREFIX.match(value):
-        raise ValueError("must be a region code prefix such as 32 or 32.04")
+        raise ValueError(M.region_prefix_format)
     if value[:2] not in PROVINCES:
-        raise ValueError("unknown province code")
+        raise ValueError(M.province_unknown)
     return value
 
 

@@ -23,6 +23,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from app.core.errors import Unprocessable
+from app.core.i18n import M, custom_error
 
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
@@ -32,7 +33,7 @@ def _date_text(value: Any) -> Any:
     if value is None or isinstance(value, date):  # absent, or parsed already
         return value
     if not isinstance(value, str) or not _DATE_TEXT.fullmatch(value):
-        raise PydanticCustomError("value_error", "must be a date YYYY-MM-DD, e.g. 2025-01-31")
+        raise custom_error(M.date_format)
     return value
 
 
@@ -65,7 +66,7 @@ def _no_nul(value: Any) -> Any:
         item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                raise PydanticCustomError("value_error", "text must not contain NUL characters")
+                raise custom_error(M.text_nul)
         elif isinstance(item, list):
             pending.extend(item)
         elif isinstance(item, dict):
@@ -233,18 +234,15 @@ class BoundedDecimal:
         limit = 10**self.digits
         text = re.compile(self.pattern, re.ASCII)
         bounds = (
-            f"above 0 up to {limit}"
+            M.bounds_positive(limit=limit)
             if self.positive
-            else f"{-limit if self.signed else 0} to {limit}"
+            else M.bounds_range(low=-limit if self.signed else 0, limit=limit)
         )
-        message = (
-            f"must be a number ({bounds}, at most {self.places} decimals), "
-            "or its text without exponent, + sign or spaces"
-        )
+        message = M.decimal_text(bounds=bounds, places=self.places)
 
         def decimal_text(value: Any) -> Any:
             if isinstance(value, str) and not text.fullmatch(value):
-                raise PydanticCustomError("value_error", message)
+                raise custom_error(message)
             return value
 
         number = core_schema.decimal_schema(
@@ -282,7 +280,7 @@ class PatchModel(InputModel):
         values = self.model_dump(exclude_unset=True)
         for name in self.not_null:
             if name in values and values[name] is None:
-                raise Unprocessable(f"{name} cannot be null", loc=["body", name])
+                raise Unprocessable(M.field_not_null(name=name), loc=["body", name])
         return values
 
     @classmethod

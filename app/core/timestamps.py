@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
-from pydantic_core import PydanticCustomError
+
+from app.core.i18n import M, custom_error
 
 # RFC 3339 section 5.6 "date-time": full-date "T" full-time, the offset required.
 _RFC3339 = re.compile(
@@ -34,7 +35,7 @@ def _rfc3339_only(value: Any) -> Any:
     if isinstance(value, datetime):  # already parsed (a default, or a Python caller)
         return value
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise PydanticCustomError("value_error", _FORMAT_MESSAGE)
+        raise custom_error(M.datetime_format)
     return value
 
 
@@ -42,9 +43,9 @@ def _in_utc_range(value: datetime) -> datetime:
     try:
         utc = value.astimezone(UTC)
     except OverflowError:  # before year 1 or after year 9999 once the offset is applied
-        raise PydanticCustomError("value_error", _RANGE_MESSAGE) from None
+        raise custom_error(M.datetime_range) from None
     if not EARLIEST <= utc <= LATEST:
-        raise PydanticCustomError("value_error", _RANGE_MESSAGE)
+        raise custom_error(M.datetime_range)
     return utc
 
 

@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from app.core import audit
 from app.core.errors import Conflict
+from app.core.i18n import Labelled, M, vocabulary_of
 from app.core.models import IdMixin, utcnow
 from app.core.principal import Principal
 from app.core.schemas import InputModel
@@ -62,9 +63,15 @@ class TransitionRead(BaseModel):
 def check_move(machine: Mapping[str, set[str]], current: str, target: str) -> None:
     allowed = sorted(machine.get(current, set()))
     if target not in allowed:
+        # The states by their labels in the message; ``allowed`` keeps the values.
+        enum = vocabulary_of(set(machine).union(*machine.values())) or ""
+        here, there = Labelled(enum, current), Labelled(enum, target)
         raise Conflict(
-            f"cannot move from '{current}' to '{target}'"
-            + (f"; allowed: {', '.join(allowed)}" if allowed else "; no move is allowed"),
+            M.move_not_allowed(
+                current=here, target=there, allowed=[Labelled(enum, a) for a in allowed]
+            )
+            if allowed
+            else M.move_none_allowed(current=here, target=there),
             extra={"allowed": allowed},
         )
 

@@ -11,11 +11,18 @@ from sqlalchemy import Table, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.assessments.models import Ballot, Finding, NeedsAssessment
-from app.communities.models import Community, DevelopmentIndex
+from app.communities.models import INDEKS_DESA_DIMENSIONS, Community, DevelopmentIndex
 from app.participation.models import ParticipationRecord
 from app.partners.models import Contribution, Partner, Partnership
 from app.people.models import Person
 from app.people.repository import age_band_sql
+from app.planning.models import (
+    PlanningProposal,
+    ProposalFinding,
+    ProposalFunding,
+    ProposalProgram,
+    ProposalTransition,
+)
 from app.programs.models import (
     Activity,
     BudgetLine,
@@ -124,6 +131,8 @@ pr, ac, ind, me, bl = (_t(Program), _t(Activity), _t(Indicator), _t(Measurement)
 pe, pa, ba = _t(Person), _t(ParticipationRecord), _t(Ballot)
 pt, ps, co = _t(Partner), _t(Partnership), _t(Contribution)
 pc, pf = _t(ProgramCommunity), _t(ProgramFinding)
+pp, ptr, pfu = _t(PlanningProposal), _t(ProposalTransition), _t(ProposalFunding)
+pfi, ppr = _t(ProposalFinding), _t(ProposalProgram)
 
 
 def _program_links(link: Table, column: str) -> ColumnElement[Any]:
@@ -169,17 +178,26 @@ _register(
 _register(
     Dataset(
         "development-indices",
-        "Village development index (IDM) per year",
+        "Village development index per year and scheme (IDM, Indeks Desa)",
         di,
         [
             *_common(di),
             ExportField("community_id", "string", "Community", di.c.community_id),
             ExportField("year", "integer", "Year", di.c.year),
-            ExportField("iks", "number", "Social resilience index", di.c.iks),
-            ExportField("ike", "number", "Economic resilience index", di.c.ike),
-            ExportField("ikl", "number", "Ecological resilience index", di.c.ikl),
-            ExportField("idm_score", "number", "(iks + ike + ikl) / 3", di.c.idm_score),
-            ExportField("idm_status", "string", "sangat_tertinggal ... mandiri", di.c.idm_status),
+            ExportField("scheme", "string", "idm or indeks_desa", di.c.scheme),
+            ExportField("iks", "number", "IDM: social resilience index", di.c.iks),
+            ExportField("ike", "number", "IDM: economic resilience index", di.c.ike),
+            ExportField("ikl", "number", "IDM: ecological resilience index", di.c.ikl),
+            ExportField("idm_score", "number", "IDM: (iks + ike + ikl) / 3", di.c.idm_score),
+            ExportField(
+                "idm_status", "string", "IDM: sangat_tertinggal ... mandiri", di.c.idm_status
+            ),
+            *(
+                ExportField(name, "number", f"Indeks Desa: {name} dimension (0..100)", di.c[name])
+                for name in INDEKS_DESA_DIMENSIONS
+            ),
+            ExportField("score", "number", "Indeks Desa: published score (0..100)", di.c.score),
+            ExportField("status", "string", "Indeks Desa: published status", di.c.status),
         ],
         [ForeignKey("community_id", "communities")],
     )
@@ -508,6 +526,130 @@ _register(
             ExportField("contributed_on", "date", "Date", co.c.contributed_on),
         ],
         [ForeignKey("partnership_id", "partnerships")],
+    )
+)
+
+# --- village planning (issue 18) -----------------------------------------------------------
+_register(
+    Dataset(
+        "planning-proposals",
+        "Village planning proposals (usulan Musrenbang → RKP Desa → APBDes)",
+        pp,
+        [
+            *_common(pp),
+            ExportField("community_id", "string", "Community", pp.c.community_id),
+            ExportField("title", "string", "Title", pp.c.title),
+            ExportField("planning_year", "integer", "RKP Desa / APBDes year", pp.c.planning_year),
+            ExportField(
+                "origin_forum", "string", "musdus, musdes, musrenbang_...", pp.c.origin_forum
+            ),
+            ExportField("bidang", "integer", "APBDes field 1-5", pp.c.bidang),
+            ExportField("kegiatan", "string", "Activity (kegiatan)", pp.c.kegiatan),
+            ExportField("volume", "number", "Volume", pp.c.volume),
+            ExportField("unit", "string", "Unit of the volume", pp.c.unit),
+            *(
+                ExportField(
+                    f"beneficiaries_{k}",
+                    "integer",
+                    f"Beneficiaries: {k}",
+                    pp.c[f"beneficiaries_{k}"],
+                )
+                for k in ("female", "male", "poor_households", "disability")
+            ),
+            ExportField(
+                "estimated_cost_amount",
+                "integer",
+                "Estimated cost (IDR)",
+                pp.c.estimated_cost_amount,
+            ),
+            ExportField(
+                "proposed_funding_source",
+                "string",
+                "dana_desa, add, pades, ...",
+                pp.c.proposed_funding_source,
+            ),
+            ExportField("status", "string", "draft, agreed, in_rkp_desa, ...", pp.c.status),
+            ExportField(
+                "carried_over_from_id",
+                "string",
+                "The deferred proposal this one continues",
+                pp.c.carried_over_from_id,
+            ),
+            ExportField(
+                "funding_planned_amount",
+                "integer",
+                "Sum of the live funding lines (IDR)",
+                pp.c.funding_planned_amount,
+            ),
+            ExportField(
+                "funding_realised_amount",
+                "integer",
+                "Sum realised (IDR)",
+                pp.c.funding_realised_amount,
+            ),
+            ExportField(
+                "finding_ids",
+                "array",
+                "Findings it answers",
+                func.array(
+                    select(pfi.c.finding_id)
+                    .where(pfi.c.proposal_id == pp.c.id)
+                    .order_by(pfi.c.finding_id)
+                    .scalar_subquery()
+                ),
+            ),
+            ExportField(
+                "program_ids",
+                "array",
+                "Programs that carry it out",
+                func.array(
+                    select(ppr.c.program_id)
+                    .where(ppr.c.proposal_id == pp.c.id)
+                    .order_by(ppr.c.program_id)
+                    .scalar_subquery()
+                ),
+            ),
+        ],
+        [
+            ForeignKey("community_id", "communities"),
+            ForeignKey("carried_over_from_id", "planning-proposals"),
+        ],
+    )
+)
+_register(
+    Dataset(
+        "proposal-transitions",
+        "The planning record of each proposal's status changes",
+        ptr,
+        [
+            *_common(ptr),
+            ExportField("proposal_id", "string", "Planning proposal", ptr.c.proposal_id),
+            ExportField("from_status", "string", "Status before", ptr.c.from_status),
+            ExportField("to_status", "string", "Status after", ptr.c.to_status),
+            ExportField("date", "date", "When the forum decided", ptr.c.decided_on),
+            ExportField("forum", "string", "musdus, musdes, musrenbang_...", ptr.c.forum),
+            ExportField(
+                "document_ref", "string", "Berita acara, RKP Desa, perdes", ptr.c.document_ref
+            ),
+        ],
+        [ForeignKey("proposal_id", "planning-proposals")],
+    )
+)
+_register(
+    Dataset(
+        "proposal-funding",
+        "Funding lines of planning proposals per fiscal year and source",
+        pfu,
+        [
+            *_common(pfu),
+            ExportField("proposal_id", "string", "Planning proposal", pfu.c.proposal_id),
+            ExportField("fiscal_year", "integer", "Fiscal year", pfu.c.fiscal_year),
+            ExportField("source", "string", "dana_desa, add, pades, ...", pfu.c.source),
+            ExportField("planned_amount", "integer", "Planned (IDR)", pfu.c.planned_amount),
+            ExportField("realised_amount", "integer", "Realised (IDR)", pfu.c.realised_amount),
+            ExportField("apbdes_ref", "string", "APBDes account or perdes", pfu.c.apbdes_ref),
+        ],
+        [ForeignKey("proposal_id", "planning-proposals")],
     )
 )
 

@@ -13,31 +13,42 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Integer, RowMapping, Text, Uuid, cast, func, literal_column, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Float,
+    Integer,
+    RowMapping,
+    Text,
+    Uuid,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.fastpath import driver_listeners
-from app.exports.datasets import HIDDEN, Dataset
+from app.core.replica import HIGH_WATER_SQL, ReadRoute
+from app.exports.datasets import HIDDEN, Dataset, ExportField
 
 PARTITION = 1000  # rows fetched (and rendered) at a time on the general path
 
-# The instant up to which every committed change is visible: now, or the start of the
-# oldest transaction still running (its rows may land later with an older updated_at).
-_HIGH_WATER_SQL = text(
-    "SELECT least(now(), coalesce((SELECT min(xact_start) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-    "AND xact_start IS NOT NULL AND state <> 'idle'), now()))"
-)
 
-
-async def open_snapshot(engine: AsyncEngine) -> tuple[AsyncConnection, datetime]:
-    """A connection of its own (the export outlives the request's session) in a
-    repeatable-read, read-only transaction, and the high-water mark seen from it. The
-    caller owns the connection: it must close it."""
-    conn = await engine.connect()
+async def open_snapshot(route: ReadRoute) -> tuple[AsyncConnection, datetime]:
+    """The route's connection (the export outlives the request's session) in a
+    repeatable-read, read-only transaction, and the high-water mark that holds in it: read
+    in the snapshot on the primary; on a replica, the primary's mark the route checked the
+    replica had replayed before this snapshot (``app.core.replica``). The caller owns the
+    connection: it must close it."""
+    conn = route.connection
+    assert conn is not None, "open the route with connect_primary"
     try:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-        high_water = (await conn.execute(_HIGH_WATER_SQL)).scalar_one()
+        if route.mark is not None:
+            return conn, route.mark.high_water
+        high_water = (await conn.execute(HIGH_WATER_SQL)).scalar_one()
     except BaseException:
         await conn.close()
         raise
@@ -211,3 +222,62 @@ async def copy_blocks(conn: AsyncConnection, stmt: Any) -> AsyncGenerator[bytes]
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+
+# --- Parquet, pseudonymised: rows as tuples already in their column types -------------------
+#
+# PostgreSQL converts each value into what its Arrow column takes without a Python object
+# per value that costs: UUIDs as text, numbers as float8, lists as text[], timestamps as
+# microseconds since the epoch (bigint) and dates as days since it (integer), which Arrow
+# reinterprets as timestamp[us, UTC] and date32 at no cost. Read with the driver's cursor
+# a partition at a time (asyncpg records, decoded in C).
+
+COLUMN_PARTITION = 10_000  # rows fetched (and turned into Arrow columns) at a time
+_EPOCH_DATE: Any = literal_column("DATE '1970-01-01'")
+
+
+def _typed(f: ExportField) -> Any:
+    """A field as its Parquet column wants it (a pseudonym's column is its person id as
+    text: the service computes ``person_key``; the key never reaches the database)."""
+    source = f.pseudonym_of if f.pseudonym_of is not None else f.expr
+    if f.type == "string" or f.pseudonym_of is not None:
+        return cast(source, Text)
+    if f.type == "number":
+        return cast(source, Float)
+    if f.type == "array":
+        return cast(source, ARRAY(Text))
+    if f.type == "datetime":
+        return _epoch_microseconds(source)
+    if f.type == "date":
+        return cast(source.op("-")(_EPOCH_DATE), Integer)
+    return source
+
+
+def _epoch_microseconds(timestamp: Any) -> Any:
+    return cast(func.extract("epoch", timestamp) * 1_000_000, BigInteger)
+
+
+async def column_partitions(
+    conn: AsyncConnection,
+    dataset: Dataset,
+    updated_since: datetime | None,
+    include_deleted: bool,
+) -> AsyncGenerator[list[Sequence[Any]]]:
+    """The pseudonymised fields in order (then ``deleted_at`` with ``include_deleted``),
+    ``COLUMN_PARTITION`` rows at a time, in the export's order, in ``conn``'s
+    transaction."""
+    columns = [_typed(f).label(f.name) for f in dataset.emitted(identified=False)]
+    stmt = select(*columns).select_from(dataset.table)
+    if include_deleted:
+        stmt = stmt.add_columns(_epoch_microseconds(dataset.deleted_column).label("deleted_at"))
+    else:
+        stmt = stmt.where(dataset.deleted_column.is_(None))
+    stmt = _ordered(stmt, dataset, updated_since)
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = [compiled.params[name] for name in (compiled.positiontup or [])]
+    raw = (await conn.get_raw_connection()).driver_connection
+    for listener in driver_listeners:  # run on the driver, unseen by SQLAlchemy
+        listener(compiled.string, params)
+    cursor = await raw.cursor(compiled.string, *params)
+    while rows := await cursor.fetch(COLUMN_PARTITION):
+        yield rows

@@ -1,6 +1,6 @@
 """Exports as bytes: rows pseudonymised (or identified for admins), rendered as NDJSON, a
-JSON array or CSV and streamed in constant memory, plus the data package describing them
-and the audit entry of each export.
+JSON array, CSV or Parquet (``app.exports.parquet``) and streamed in constant memory,
+plus the data package describing them and the audit entry of each export.
 
 A body is *started* before its response is: its first block of rows is read while an
 error can still be answered as a problem (``open_body``), never as a 200 cut short.
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -24,24 +25,34 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.core import audit
 from app.core.pii import PersonalData
 from app.core.principal import Principal
-from app.exports import repository
+from app.exports import parquet, repository
 from app.exports.datasets import DATASETS, Dataset, ExportField
 from app.exports.repository import COPY_DELIMITER, COPY_NULL, COPY_QUOTE, CopyColumn
 
 VALUE_CACHE = 20_000  # distinct person ids remembered per pseudonym column (~4 MB at most)
 
 
-def data_package(base_url: str) -> dict[str, Any]:
-    """The Frictionless descriptor of every dataset, from the definitions the rows use."""
+def data_package(
+    base_url: str, identified: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
+    """The Frictionless descriptor of what the caller receives, from the definitions the
+    rows use: the pseudonymised datasets, or (``identified``, admins) the identified ones,
+    whose resource paths then carry ``identified=true`` and the ``purpose`` (only the
+    datasets that have identified-only fields: the others are the same either way)."""
     resources = []
     for dataset in DATASETS.values():
+        fields = dataset.emitted(identified)
+        query = {"format": "csv"}
+        if identified and len(fields) != len(dataset.emitted(False)):
+            query |= {"identified": "true", "purpose": purpose or ""}
         resources.append(
             {
                 "name": dataset.name,
                 "title": dataset.title,
-                "path": f"{base_url}/api/v1/exports/{dataset.name}?format=csv",
+                "path": f"{base_url}/api/v1/exports/{dataset.name}?{urlencode(query)}",
                 "format": "csv",
                 "mediatype": "text/csv",
+                "encoding": "utf-8",
                 "profile": "tabular-data-resource",
                 "schema": {
                     "fields": [
@@ -52,7 +63,7 @@ def data_package(base_url: str) -> dict[str, Any]:
                             **({"format": "default"} if f.type != "array" else {}),
                             **({"berdaya:identified_only": True} if f.personal else {}),
                         }
-                        for f in dataset.fields
+                        for f in fields
                     ],
                     "primaryKey": [dataset.primary_key],
                     "foreignKeys": [
@@ -66,12 +77,24 @@ def data_package(base_url: str) -> dict[str, Any]:
                 },
             }
         )
+    if identified:
+        description = (
+            "Identified (admins only): people carry their registry id, name, birth year, "
+            "NIK and phone (blank for those who withdrew consent); each download is "
+            "audited with its purpose. "
+        )
+    else:
+        description = (
+            "Pseudonymised: people appear as person_key (a keyed hash), with birth decade "
+            "and age band; no name, NIK, phone or registry id. "
+        )
     return {
         "profile": "tabular-data-package",
-        "name": "berdaya",
+        "name": "berdaya-identified" if identified else "berdaya",
         "title": "Berdaya community-empowerment data",
-        "description": "Pseudonymised by default: people appear as person_key; arrays are "
-        "JSON text in CSV. Pull incrementally with updated_since and include_deleted.",
+        "description": description + "Arrays are JSON text in CSV. Also as format=ndjson, "
+        "json or parquet. Pull incrementally with updated_since and include_deleted "
+        "(which adds a deleted_at column).",
         "licenses": [{"name": "other-closed", "title": "Restricted: personal data under UU PDP"}],
         "resources": resources,
     }
@@ -100,7 +123,7 @@ class Export:
     """What one export asks for."""
 
     dataset: Dataset
-    format: Literal["ndjson", "json", "csv"]
+    format: Literal["ndjson", "json", "csv", "parquet"]
     identified: bool = False
     updated_since: datetime | None = None
     include_deleted: bool = False
@@ -140,6 +163,8 @@ async def _body(
             if export.include_deleted:
                 names.append("deleted_at")
             lines = _csv(_rows(conn, export, personal), names)
+        elif export.format == "parquet":
+            lines = _parquet(conn, export, personal)
         elif export.identified:
             lines = _ndjson(_rows(conn, export, personal))
         else:
@@ -151,6 +176,24 @@ async def _body(
         await conn.commit()
     finally:
         await conn.close()
+
+
+def _parquet(
+    conn: AsyncConnection, export: Export, personal: PersonalData
+) -> AsyncGenerator[bytes]:
+    """Parquet: identified rows through the general path; pseudonymised ones as typed
+    columns, a partition at a time (``app.exports.parquet``)."""
+    dataset = export.dataset
+    fields = dataset.emitted(export.identified)
+    if export.identified:
+        return parquet.stream(_rows(conn, export, personal), fields, export.include_deleted)
+    partitions = repository.column_partitions(
+        conn, dataset, export.updated_since, export.include_deleted
+    )
+    keys = {"id", dataset.primary_key}
+    return parquet.stream_columns(
+        partitions, fields, export.include_deleted, keys, personal.hasher.person_key
+    )
 
 
 # --- framing ----------------------------------------------------------------------------------

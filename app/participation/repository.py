@@ -24,6 +24,7 @@ from app.core.audit import AuditEvent
 from app.core.context import request_id_var
 from app.core.errors import Conflict
 from app.core.fastpath import among, fetch_views
+from app.core.i18n import M
 from app.core.models import uuid7
 from app.core.pagination import Keyset, ListParams
 from app.core.principal import Principal
@@ -92,9 +93,7 @@ class RecordRepository(ScopedRepository[ParticipationRecord]):
 
     async def before_restore(self, session: AsyncSession, entity: ParticipationRecord) -> None:
         if await live_twin(session, entity) is not None:
-            raise Conflict(
-                "another live record exists for this person and context, or with its external_id"
-            )
+            raise Conflict(M.participation_live_duplicate)
 
     async def search(
         self,

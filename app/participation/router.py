@@ -8,30 +8,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep, SessionDep
-from app.auth.models import Role
 from app.auth.policy import READ, WRITE, authorize
+from app.core.conditional import (
+    PUT_DESCRIPTION,
+    Condition,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+    put_response,
+    put_responses,
+)
 from app.core.errors import Unprocessable, problem_responses
 from app.core.http import model_response
+from app.core.i18n import M
 from app.core.pagination import ListParams, Page, list_params_for, set_link_header
-from app.core.pii import PersonalData, PersonalDep
-from app.core.principal import Principal
+from app.core.pii import PersonalDep
 from app.core.schemas import IsoDate
 from app.participation import service
-from app.participation.models import Level, ParticipationRecord, ParticipationRole
+from app.participation.models import Level, ParticipationRole
 from app.participation.repository import RESOURCE, records
 from app.participation.schemas import BatchResult, RecordCreate, RecordRead, RecordUpdate
+from app.participation.service import present
 
 router = APIRouter(prefix="/participation-records", tags=["participation"])
-
-
-def present(
-    record: ParticipationRecord, principal: Principal, personal: PersonalData
-) -> RecordRead:
-    data = record.model_dump()
-    data["person_key"] = personal.hasher.person_key(record.person_id)
-    if principal.role is Role.analyst:
-        data["person_id"] = None
-    return RecordRead.model_validate(data)
 
 
 @router.get(
@@ -134,13 +132,9 @@ async def batch_records(
     authorize(principal, RESOURCE, WRITE)
     raw_rows = body.get("rows")
     if set(body) - {"rows"} or not isinstance(raw_rows, list) or not raw_rows:
-        raise Unprocessable(
-            'the body must be {"rows": [...]} with 1 to 1000 rows', loc=["body", "rows"]
-        )
+        raise Unprocessable(M.batch_shape, loc=["body", "rows"])
     if len(raw_rows) > 1000:
-        raise Unprocessable(
-            f"a batch holds at most 1000 rows, got {len(raw_rows)}", loc=["body", "rows"]
-        )
+        raise Unprocessable(M.batch_too_many(count=len(raw_rows)), loc=["body", "rows"])
     result = await service.upload_batch(session, principal, raw_rows, atomic)
     return model_response(request, result)
 
@@ -179,6 +173,37 @@ async def update_record(
     record = await service.changeable(session, principal, record_id, request, WRITE)
     await service.update_record(session, principal, record, body)
     return model_response(request, present(record, principal, personal), version=record.version)
+
+
+@router.put(
+    "/{record_id}",
+    name="participation-records-put",
+    response_model=RecordRead,
+    summary="Record or replace participation with a client-made id (offline-first clients)",
+    description=PUT_DESCRIPTION
+    + " A replacement keeps person_id, activity_id and assessment_id (422 if they differ).",
+    responses=put_responses(RecordRead, 401, 403, 404, 409, 422),
+)
+async def put_record(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
+    record_id: uuid.UUID,
+    body: RecordCreate,
+    if_match: IfMatchHeader = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    outcome, record = await service.put_record(
+        session, principal, personal, record_id, body, Condition.from_request(request)
+    )
+    return put_response(
+        request,
+        outcome,
+        present(record, principal, personal),
+        version=record.version,
+        location=f"/api/v1/participation-records/{record.id}",
+    )
 
 
 @router.delete(

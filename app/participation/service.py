@@ -17,17 +17,28 @@ from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import can_write_in_community
-from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.auth.models import Role
+from app.auth.policy import WRITE, authorize, can_write_in_community
+from app.core.conditional import (
+    Condition,
+    PutOutcome,
+    body_digest,
+    conditional_put,
+    replacement,
+)
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.i18n import M, current_language, render, validation_message
+from app.core.pii import PersonalData
 from app.core.principal import Principal
 from app.participation import repository
 from app.participation.models import ParticipationRecord
-from app.participation.repository import ContextKey, records
+from app.participation.repository import RESOURCE, ContextKey, records
 from app.participation.schemas import (
     BatchResult,
     BatchRow,
     BatchRowResult,
     RecordCreate,
+    RecordRead,
     RecordUpdate,
 )
 from app.people.models import Person
@@ -107,27 +118,23 @@ def check_row(principal: Principal, row: dict[str, Any], found: Lookups) -> tupl
     """Apply every rule to one row; raise ``RowProblem`` naming the field."""
     activity_id, assessment_id = row.get("activity_id"), row.get("assessment_id")
     if (activity_id is None) == (assessment_id is None):
-        raise RowProblem(422, "give exactly one of activity_id and assessment_id", ["activity_id"])
+        raise RowProblem(422, M.one_context, ["activity_id"])
     context = (
         found.activities.get(activity_id) if activity_id else found.assessments.get(assessment_id)
     )
     if context is None:
         name = "activity_id" if activity_id else "assessment_id"
-        raise RowProblem(422, f"{name.removesuffix('_id')} not found", [name])
+        raise RowProblem(422, M.not_found(thing=name.removesuffix("_id")), [name])
     person = found.people.get(row["person_id"])
     if person is None:
-        raise RowProblem(422, "person not found", ["person_id"])
+        raise RowProblem(422, M.person_not_found, ["person_id"])
     if person.community_id not in context.community_ids:
-        raise RowProblem(
-            422, "the person does not belong to a community of this context", ["person_id"]
-        )
+        raise RowProblem(422, M.person_outside_context, ["person_id"])
     if not can_write_in_community(principal, person.community_id):
-        raise RowProblem(403, "you may not record participation in this community", ["person_id"])
+        raise RowProblem(403, M.participation_record_forbidden, ["person_id"])
     check_date(context, row["date"])
     if not has_active_consent(person, context.purpose):
-        raise RowProblem(
-            409, f"the person has no active consent for {context.purpose}", ["person_id"]
-        )
+        raise RowProblem(409, M.no_consent(purpose=context.purpose), ["person_id"])
     return person, context
 
 
@@ -135,9 +142,7 @@ def check_date(context: Context, day: date) -> None:
     if (context.first_day and day < context.first_day) or (
         context.last_day and day > context.last_day
     ):
-        raise RowProblem(
-            422, "the date is outside the activity's schedule or the assessment's period", ["date"]
-        )
+        raise RowProblem(422, M.date_outside_context, ["date"])
 
 
 def context_of(row: dict[str, Any], found: Lookups) -> Context | None:
@@ -203,8 +208,12 @@ def raise_problem(problem: RowProblem) -> NoReturn:
 
 
 async def create_record(
-    session: AsyncSession, principal: Principal, body: RecordCreate
+    session: AsyncSession,
+    principal: Principal,
+    body: RecordCreate,
+    item_id: uuid.UUID | None = None,
 ) -> ParticipationRecord:
+    """One record (``item_id``: a client-made id, PUT)."""
     row = body.model_dump()
     found = await load_lookups(session, principal, [row])
     try:
@@ -212,9 +221,11 @@ async def create_record(
     except RowProblem as problem:
         raise_problem(problem)
     values = record_values(principal, row, person, context)
+    if item_id is not None:
+        values["id"] = item_id
     created = await insert_records(session, principal, [values])
     if not created:
-        raise Conflict("this person already has a record for this activity or assessment")
+        raise Conflict(M.participation_duplicate)
     return await records.get(session, principal, next(iter(created.values())))
 
 
@@ -227,7 +238,7 @@ async def changeable(
 ) -> ParticipationRecord:
     record = await records.get_for_change(session, principal, record_id, request, action)
     if not can_write_in_community(principal, record.community_id):
-        raise Forbidden("you may not change participation in this community")
+        raise Forbidden(M.participation_forbidden)
     return record
 
 
@@ -276,7 +287,7 @@ def _parse_rows(
         except ValidationError as exc:
             results[index] = _row_error(
                 index,
-                "the row is not valid",
+                render(M.row_invalid),
                 raw.get("external_id") if isinstance(raw, dict) else None,
                 [
                     {
@@ -286,7 +297,7 @@ def _parse_rows(
                             index,
                             *[p for p in e["loc"] if isinstance(p, str | int)],
                         ],
-                        "message": e["msg"],
+                        "message": validation_message(e, current_language()),
                         "type": e["type"],
                     }
                     for e in exc.errors()
@@ -310,12 +321,12 @@ async def upload_batch(
         except RowProblem as problem:
             results[index] = _row_error(
                 index,
-                problem.detail,
+                render(problem.detail),
                 row.get("external_id"),
                 [
                     {
                         "loc": ["body", "rows", index, *problem.loc],
-                        "message": problem.detail,
+                        "message": render(problem.detail),
                         "type": {409: "conflict", 403: "forbidden"}.get(
                             problem.status, "value_error"
                         ),
@@ -351,10 +362,10 @@ async def upload_batch(
     if atomic and errors:
         for index, first in twins:
             results[index] = BatchRowResult(
-                index=index, status="duplicate", detail=f"same as row {first}"
+                index=index, status="duplicate", detail=render(M.same_as_row(row=first))
             )
         raise Unprocessable(
-            f"{errors} row(s) have errors; nothing was created (atomic)",
+            M.batch_rows_failed(count=errors),
             extra={"batch": _summary(atomic, results).model_dump(mode="json")},
         )
     created = await insert_records(session, principal, [v for _, v in to_insert])
@@ -378,7 +389,7 @@ async def upload_batch(
             status="duplicate",
             id=earlier.id if earlier else None,
             external_id=_pending_external(pending, index),
-            detail=f"same as row {first}",
+            detail=render(M.same_as_row(row=first)),
         )
     return _summary(atomic, results)
 
@@ -395,4 +406,65 @@ def _summary(atomic: bool, results: list[BatchRowResult | None]) -> BatchResult:
         duplicates=sum(r.status == "duplicate" for r in done),
         errors=sum(r.status == "error" for r in done),
         results=done,
+    )
+
+
+def present(
+    record: ParticipationRecord, principal: Principal, personal: PersonalData
+) -> RecordRead:
+    """The record as the caller may see it (analysts get ``person_key`` only)."""
+    data = record.model_dump()
+    data["person_key"] = personal.hasher.person_key(record.person_id)
+    if principal.role is Role.analyst:
+        data["person_id"] = None
+    return RecordRead.model_validate(data)
+
+
+# Fixed by the create: a replacement may not move a record to another person or context.
+_IDENTITY = ("person_id", "activity_id", "assessment_id")
+
+
+async def put_record(
+    session: AsyncSession,
+    principal: Principal,
+    personal: PersonalData,
+    record_id: uuid.UUID,
+    body: RecordCreate,
+    condition: Condition,
+) -> tuple[PutOutcome, ParticipationRecord]:
+    """PUT with a client-made id (app.core.conditional): the rules of ``create_record``
+    and ``update_record``."""
+    authorize(principal, RESOURCE, WRITE)
+
+    async def load() -> ParticipationRecord | None:
+        try:
+            return await records.get(session, principal, record_id, for_update=True)
+        except NotFound:
+            return None
+
+    async def current(record: ParticipationRecord) -> dict[str, Any]:
+        return present(record, principal, personal).model_dump(mode="json")
+
+    async def make() -> ParticipationRecord:
+        return await create_record(session, principal, body, record_id)
+
+    async def replace(record: ParticipationRecord) -> None:
+        if not can_write_in_community(principal, record.community_id):
+            raise Forbidden(M.participation_forbidden)
+        for name in _IDENTITY:
+            if getattr(body, name) != getattr(record, name):
+                raise Unprocessable(M.record_identity_fixed(name=name), loc=["body", name])
+        await update_record(session, principal, record, replacement(RecordUpdate, body))
+
+    return await conditional_put(
+        session,
+        condition,
+        resource=RESOURCE,
+        model=ParticipationRecord,
+        item_id=record_id,
+        digest=body_digest({}, body),
+        load=load,
+        present=current,
+        create=make,
+        replace=replace,
     )

@@ -16,11 +16,12 @@ from app.auth.models import ServiceAccount
 from app.auth.policy import organization_scope, partnership_scope
 from app.auth.repository import ScopedRepository
 from app.core.errors import Conflict, NotFound
+from app.core.i18n import M
 from app.core.pagination import Keyset
 from app.core.principal import Principal
 from app.partners.models import Contribution, Partner, Partnership
 
-DUPLICATE_ROLE = "this partner already has this role in this program"
+DUPLICATE_ROLE = M.duplicate_partner_role
 
 
 async def ensure_unique(
@@ -123,7 +124,7 @@ class ContributionRepository(ScopedRepository[Contribution]):
         """The contribution if it belongs to this partnership (404 otherwise)."""
         entity = await self.get(session, principal, contribution_id, for_update=for_update)
         if entity.partnership_id != partnership_id:
-            raise NotFound("contribution not found")
+            raise NotFound(M.contribution_not_found)
         return entity
 
 

@@ -16,9 +16,11 @@ from app.auth.models import Role, ServiceAccount
 from app.auth.repository import touch
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.i18n import M
 from app.core.models import utcnow
 from app.core.principal import Principal
 from app.core.transitions import TransitionRequest, check_move, record_transition
+from app.events import emit
 from app.partners.models import (
     PARTNERSHIP_MACHINE,
     Contribution,
@@ -50,7 +52,7 @@ def plain(values: dict[str, Any]) -> dict[str, Any]:
 
 def check_dates(start: Any, end: Any) -> None:
     if start and end and end < start:
-        raise Unprocessable("end_date is before start_date", loc=["body", "end_date"])
+        raise Unprocessable(M.end_before_start, loc=["body", "end_date"])
 
 
 async def create_partnership(
@@ -60,11 +62,11 @@ async def create_partnership(
     try:
         await partners.get(session, principal, body.partner_id)
     except NotFound:
-        raise Unprocessable("partner not found", loc=["body", "partner_id"]) from None
+        raise Unprocessable(M.partner_not_found, loc=["body", "partner_id"]) from None
     try:
         await programs.get(session, principal, body.program_id)
     except NotFound:
-        raise Unprocessable("program not found", loc=["body", "program_id"]) from None
+        raise Unprocessable(M.program_not_found, loc=["body", "program_id"]) from None
     check_dates(body.start_date, body.end_date)
     await ensure_unique(session, body.partner_id, body.program_id, body.role.value)
     entity = Partnership(**plain(body.model_dump()))
@@ -75,7 +77,9 @@ async def create_partnership(
             await session.flush()
     except IntegrityError:
         raise Conflict(DUPLICATE_ROLE) from None
-    return await partnerships.add(session, principal, entity)
+    entity = await partnerships.add(session, principal, entity)
+    await emit.partnership_created(session, entity)
+    return entity
 
 
 async def update_partnership(
@@ -83,7 +87,7 @@ async def update_partnership(
 ) -> None:
     """A completed or terminated partnership is frozen; the dates stay ordered."""
     if entity.status in (PartnershipStatus.completed, PartnershipStatus.terminated):
-        raise Conflict(f"the partnership is {entity.status}: it can no longer change")
+        raise Conflict(M.partnership_frozen(status=entity.status))
     check_dates(
         changes.get("start_date", entity.start_date), changes.get("end_date", entity.end_date)
     )
@@ -98,11 +102,13 @@ async def transition_partnership(
         target = PartnershipStatus(body.to).value
     except ValueError:
         raise Unprocessable(
-            f"unknown status; one of: {', '.join(s.value for s in PartnershipStatus)}",
+            M.unknown_status(allowed=[s.value for s in PartnershipStatus]),
             loc=["body", "to"],
         ) from None
     check_move(PARTNERSHIP_MACHINE, entity.status, target)
+    previous = entity.status
     await record_transition(session, principal, "partnerships", entity, target, body.note)
+    await emit.partnership_status_changed(session, entity, previous)
 
 
 # --- contributions --------------------------------------------------------------------------
@@ -111,36 +117,38 @@ async def transition_partnership(
 def check_contribution(partnership: Partnership, principal: Principal, on: Any) -> None:
     """Contributions go to live partnerships (partners: active ones), within their dates."""
     if partnership.status == PartnershipStatus.terminated:
-        raise Conflict("the partnership is terminated: no contribution can be recorded")
+        raise Conflict(M.partnership_terminated)
     if principal.role is Role.partner and partnership.status != PartnershipStatus.active:
-        raise Conflict("partners record contributions on active partnerships only")
+        raise Conflict(M.partner_active_only)
     if partnership.status == PartnershipStatus.proposed:
-        raise Conflict("the partnership is not active yet")
+        raise Conflict(M.partnership_not_active)
     if (partnership.start_date and on < partnership.start_date) or (
         partnership.end_date and on > partnership.end_date
     ):
         raise Unprocessable(
-            "contributed_on must fall within the partnership's dates",
+            M.contribution_outside_dates,
             loc=["body", "contributed_on"],
         )
 
 
 def check_recorder(principal: Principal, entity: Contribution) -> None:
     if principal.role is Role.partner and entity.recorded_by != principal.id:
-        raise Forbidden("partners may change only the contributions they recorded")
+        raise Forbidden(M.own_contributions_only)
 
 
 async def record_contribution(
     session: AsyncSession, principal: Principal, partnership: Partnership, body: ContributionCreate
 ) -> Contribution:
     check_contribution(partnership, principal, body.contributed_on)
-    return await contributions.add(
+    entity = await contributions.add(
         session,
         principal,
         Contribution(
             partnership_id=partnership.id, recorded_by=principal.id, **plain(body.model_dump())
         ),
     )
+    await emit.contribution_changed(session, partnership, entity)
+    return entity
 
 
 async def update_contribution(
@@ -151,7 +159,8 @@ async def update_contribution(
     changes: dict[str, Any],
 ) -> None:
     check_contribution(partnership, principal, changes.get("contributed_on", entity.contributed_on))
-    await contributions.apply_changes(session, principal, entity, changes)
+    changed = await contributions.apply_changes(session, principal, entity, changes)
+    await emit.contribution_changed(session, partnership, entity, changed)
 
 
 # --- service accounts -----------------------------------------------------------------------
@@ -165,19 +174,15 @@ async def create_service_account(
     if body.role == Role.partner.value:
         if body.organization_id is None:
             raise Unprocessable(
-                "a partner service account needs an organization_id",
+                M.partner_account_needs_org,
                 loc=["body", "organization_id"],
             )
         try:
             await partners.get(session, principal, body.organization_id)
         except NotFound:
-            raise Unprocessable(
-                "partner organisation not found", loc=["body", "organization_id"]
-            ) from None
+            raise Unprocessable(M.partner_org_not_found, loc=["body", "organization_id"]) from None
     elif body.organization_id is not None:
-        raise Unprocessable(
-            "only partner accounts belong to an organisation", loc=["body", "organization_id"]
-        )
+        raise Unprocessable(M.only_partner_accounts_org, loc=["body", "organization_id"])
     secret, digest = accounts.new_secret()
     entity = await service_accounts.add(
         session,
@@ -198,7 +203,7 @@ async def rotate_secret(
 ) -> str:
     """A new secret (returned, shown once); the old one works for ``grace_seconds``."""
     if entity.revoked_at is not None:
-        raise Conflict("the service account is revoked")
+        raise Conflict(M.service_account_revoked)
     secret = accounts.rotate(entity, grace_seconds)
     touch(entity)
     await session.flush()

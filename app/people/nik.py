@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from app.core.i18n import M
 from app.core.regions import PROVINCES
 
 # ASCII digits only: ``\d`` also matches other scripts' digits, which int() accepts, so a
@@ -20,22 +21,22 @@ _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 def validate_nik(value: str) -> str:
     nik = value.strip().replace(" ", "")
     if not _DIGITS.fullmatch(nik):
-        raise ValueError("NIK must be exactly 16 digits")
+        raise ValueError(M.nik_digits)
     province, regency, district = nik[0:2], nik[2:4], nik[4:6]
     day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     if province not in PROVINCES:
-        raise ValueError("NIK region part names no known province")
+        raise ValueError(M.nik_province)
     if regency == "00" or district == "00":
-        raise ValueError("NIK region part has a zero regency or district")
+        raise ValueError(M.nik_region_zero)
     if not 1 <= month <= 12:
-        raise ValueError("NIK date part has a month outside 1-12")
+        raise ValueError(M.nik_month)
     if day > 40:
         day -= 40  # women: day of birth + 40
     longest = _DAYS_IN_MONTH[month - 1]
     if month == 2 and year % 4 != 0:
         longest = 28
     if not 1 <= day <= longest:
-        raise ValueError("NIK date part is not a real day of the month")
+        raise ValueError(M.nik_day)
     if nik[12:] == "0000":
-        raise ValueError("NIK serial part must not be 0000")
+        raise ValueError(M.nik_serial)
     return nik

@@ -9,6 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import READ, WRITE, authorize
+from app.core.conditional import (
+    PUT_DESCRIPTION,
+    Condition,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+    put_response,
+    put_responses,
+)
 from app.core.errors import problem_responses
 from app.core.http import model_response
 from app.core.pagination import ListParams, Page, list_params_for, set_link_header
@@ -205,6 +213,44 @@ async def update_person(
     )
     return model_response(
         request, await service.view(session, person, principal, personal), version=person.version
+    )
+
+
+@router.put(
+    "/{person_id}",
+    name="people-put",
+    response_model=PersonRead,
+    summary="Create or replace a person with a client-made id (offline-first clients)",
+    description=PUT_DESCRIPTION
+    + " NIK and phone are write-only here: a replacement without them keeps the stored ones.",
+    responses=put_responses(PersonRead, 401, 403, 404, 409, 422, 429),
+)
+async def put_person(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    personal: PersonalDep,
+    person_id: uuid.UUID,
+    body: PersonCreate,
+    if_match: IfMatchHeader = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    outcome, person = await service.put(
+        session,
+        principal,
+        personal,
+        person_id,
+        body,
+        Condition.from_request(request),
+        collision_limit=_collision_limit(request),
+    )
+    return put_response(
+        request,
+        outcome,
+        await service.view(session, person, principal, personal),
+        version=person.version,
+        location=f"/api/v1/people/{person.id}",
+        headers={"Cache-Control": "no-store"},
     )
 
 

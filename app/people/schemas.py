@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from app.core.i18n import M
 from app.core.regions import PROVINCES
 from app.core.schemas import InputModel, PatchModel
 from app.core.timestamps import AwareTimestamp
@@ -23,7 +24,7 @@ def validate_phone(value: str) -> str:
     """Indonesian numbers are stored as +62…; a leading 0 is the national prefix."""
     compact = re.sub(r"[\s\-()]", "", value)
     if not _PHONE.match(compact):
-        raise ValueError("phone must be 8 to 15 digits, optionally with a leading +")
+        raise ValueError(M.phone_format)
     if compact.startswith("0"):
         compact = "+62" + compact[1:]
     elif not compact.startswith("+"):
@@ -114,7 +115,7 @@ BirthYear = Annotated[int, Field(ge=1900, le=2100, examples=[1985])]
 
 def _unique(values: list[str] | None) -> list[str] | None:
     if values is not None and len(set(values)) != len(values):
-        raise ValueError("items must not repeat")
+        raise ValueError(M.items_repeat)
     return values
 
 

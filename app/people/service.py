@@ -14,11 +14,19 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role
-from app.auth.policy import READ, allowed, authorize, can_write_in_community
+from app.auth.policy import READ, WRITE, allowed, authorize, can_write_in_community
 from app.auth.repository import touch
 from app.communities.repository import communities
 from app.core import audit
+from app.core.conditional import (
+    Condition,
+    PutOutcome,
+    body_digest,
+    conditional_put,
+    replacement,
+)
 from app.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from app.core.i18n import M
 from app.core.pagination import ListParams
 from app.core.pii import NIK_FIELD, PHONE_FIELD, PersonalData, PiiCipher, PiiKeyError, mask
 from app.core.principal import Principal
@@ -31,9 +39,7 @@ from app.people.schemas import DataExport, PersonCreate, PersonRead, PersonUpdat
 ENCRYPTED_FIELDS = {"nik": "nik_ciphertext", "phone": "phone_ciphertext"}
 
 # The one answer to a taken NIK, wherever its holder lives (SECURITY.md "NIK collisions").
-NIK_TAKEN = (
-    "a person with this NIK is already registered; ask an administrator to resolve the duplicate"
-)
+NIK_TAKEN = M.nik_taken
 COLLISION_WINDOW = timedelta(hours=1)
 # Sealing analysts' list cursors (the AES-GCM associated data): see ``seal_cursor``.
 CURSOR_FIELD = "people_cursor"
@@ -159,9 +165,9 @@ async def view(
 def check_list_filters(principal: Principal, *, birth_years: bool, name_search: bool) -> None:
     """Roles that see people pseudonymised filter neither by exact birth year nor by name."""
     if birth_years and not allowed(principal, "people_names", READ):
-        raise Forbidden("your role sees birth decades, not birth years")
+        raise Forbidden(M.birth_decades_only)
     if name_search and not allowed(principal, "people_names", READ):
-        raise Forbidden("your role may not search people by name")
+        raise Forbidden(M.name_search_forbidden)
 
 
 def open_cursor(principal: Principal, personal: PersonalData, params: ListParams) -> ListParams:
@@ -173,7 +179,7 @@ def open_cursor(principal: Principal, personal: PersonalData, params: ListParams
         sealed = base64.urlsafe_b64decode(params.cursor + "=" * (-len(params.cursor) % 4))
         cursor = personal.cipher.decrypt(sealed.decode(), CURSOR_FIELD)
     except (ValueError, PiiKeyError):  # binascii.Error and UnicodeDecodeError among them
-        raise Unprocessable("the cursor is not valid", loc=["query", "cursor"]) from None
+        raise Unprocessable(M.cursor_invalid, loc=["query", "cursor"]) from None
     return dataclasses.replace(params, cursor=cursor)
 
 
@@ -197,7 +203,7 @@ async def lookup(
 def check_writable(principal: Principal, person: Person, verb: str) -> None:
     """A visible person of a community the caller may not write in is a 403."""
     if not can_write_in_community(principal, person.community_id):
-        raise Forbidden(f"you may not {verb} people of this community")
+        raise Forbidden(M.people_forbidden(verb=verb))
 
 
 async def check_community(
@@ -207,11 +213,9 @@ async def check_community(
     try:
         await communities.get(session, principal, community_id)
     except NotFound:
-        raise Unprocessable("community not found", loc=["body", "community_id"]) from None
+        raise Unprocessable(M.community_not_found, loc=["body", "community_id"]) from None
     if not can_write_in_community(principal, community_id):
-        raise Unprocessable(
-            "you may not register people in this community", loc=["body", "community_id"]
-        )
+        raise Unprocessable(M.register_forbidden, loc=["body", "community_id"])
 
 
 def sees_every_nik(principal: Principal) -> bool:
@@ -230,7 +234,7 @@ async def check_collision_budget(session: AsyncSession, principal: Principal, li
     if edge is not None:
         retry = int((edge + COLLISION_WINDOW - now).total_seconds()) + 1
         raise TooManyRequests(
-            "too many NIKs that were already registered; wait before giving a NIK again",
+            M.nik_probing,
             headers={"Retry-After": str(max(retry, 1))},
         )
 
@@ -290,8 +294,10 @@ async def create(
     body: PersonCreate,
     *,
     collision_limit: int,
+    item_id: uuid.UUID | None = None,
 ) -> Person:
-    """Register a person; purposes given without a consent time were consented now."""
+    """Register a person (``item_id``: a client-made id, PUT); purposes given without a
+    consent time were consented now."""
     await check_community(session, principal, body.community_id)
     values = body.model_dump(exclude_unset=True)
     if values.get("consent_purposes") and not values.get("consent_given_at"):
@@ -303,7 +309,7 @@ async def create(
         await claim_nik(
             session, principal, nik_hash, exclude=None, limit=collision_limit, note=note
         )
-    person = Person(**values)
+    person = Person(**values) if item_id is None else Person(id=item_id, **values)
     session.add(person)
     await flush_claimed(session, principal, nik_hash, exclude=None, note=note)
     await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
@@ -324,9 +330,7 @@ async def update(
     check_writable(principal, person, "change")
     person_id = person.id  # a failed flush expires the row: keep the id at hand
     if person.erased_at is not None:
-        raise Unprocessable(
-            "this person was erased; the record can no longer change", loc=["path", "person_id"]
-        )
+        raise Unprocessable(M.person_erased, loc=["path", "person_id"])
     changes = body.changes()
     if "community_id" in changes and changes["community_id"] != person.community_id:
         await check_community(session, principal, changes["community_id"])
@@ -382,7 +386,7 @@ async def erase(session: AsyncSession, principal: Principal, person: Person) -> 
     registered again. The audit entry names the fields, never their values.
     """
     if person.erased_at is not None:
-        raise Conflict("this person was already erased")
+        raise Conflict(M.person_already_erased)
     person.full_name = None
     person.nik_ciphertext = None
     person.nik_hash = None
@@ -421,3 +425,51 @@ async def reencrypt_all(session: AsyncSession, cipher: PiiCipher, batch: int = 5
                 )
             changed += 1
         await session.flush()
+
+
+async def put(
+    session: AsyncSession,
+    principal: Principal,
+    personal: PersonalData,
+    person_id: uuid.UUID,
+    body: PersonCreate,
+    condition: Condition,
+    *,
+    collision_limit: int,
+) -> tuple[PutOutcome, Person]:
+    """PUT with a client-made id (app.core.conditional): the rules of ``create`` and
+    ``update``. NIK and phone are write-only for a device (it holds them masked): a
+    replacement without them keeps the stored ones."""
+    authorize(principal, "people", WRITE)
+
+    async def load() -> Person | None:
+        try:
+            return await repository.people.get(session, principal, person_id, for_update=True)
+        except NotFound:
+            return None
+
+    async def current(person: Person) -> dict[str, Any]:
+        return (await view(session, person, principal, personal)).model_dump(mode="json")
+
+    async def make() -> Person:
+        return await create(
+            session, principal, personal, body, collision_limit=collision_limit, item_id=person_id
+        )
+
+    async def replace(person: Person) -> None:
+        patch = replacement(PersonUpdate, body, write_only=("nik", "phone"))
+        await update(session, principal, personal, person, patch, collision_limit=collision_limit)
+
+    return await conditional_put(
+        session,
+        condition,
+        resource="people",
+        model=Person,
+        item_id=person_id,
+        # Keyed: the body holds personal data, its plain digest must not be stored.
+        digest=personal.nik_digest(body_digest({}, body)),
+        load=load,
+        present=current,
+        create=make,
+        replace=replace,
+    )

@@ -8,6 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth.deps import PrincipalDep, SessionDep
+from app.core.conditional import (
+    PUT_DESCRIPTION,
+    Condition,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+    put_response,
+    put_responses,
+)
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
 from app.core.pagination import ListParams, Page, list_params_for, set_link_header
@@ -114,6 +122,36 @@ async def update_activity(
     check_if_match(request, entity.version)
     await service.update_activity(session, principal, program_id, entity, body)
     return model_response(request, ActivityRead.model_validate(entity), version=entity.version)
+
+
+@router.put(
+    "/{program_id}/activities/{activity_id}",
+    name="activities-put",
+    response_model=ActivityRead,
+    summary="Create or replace an activity with a client-made id (offline-first clients)",
+    description=PUT_DESCRIPTION,
+    responses=put_responses(ActivityRead, 401, 403, 404, 409, 422),
+)
+async def put_activity(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    program_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    body: ActivityCreate,
+    if_match: IfMatchHeader = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    outcome, entity = await service.put_activity(
+        session, principal, program_id, activity_id, body, Condition.from_request(request)
+    )
+    return put_response(
+        request,
+        outcome,
+        ActivityRead.model_validate(entity),
+        version=entity.version,
+        location=f"/api/v1/programs/{program_id}/activities/{entity.id}",
+    )
 
 
 @router.delete(

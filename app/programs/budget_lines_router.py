@@ -117,6 +117,5 @@ async def delete_budget_line(
 ) -> Response:
     program = await service.locked_program(session, principal, program_id, "budget_lines", "delete")
     await budget_lines.get_under(session, principal, program_id, line_id)
-    await budget_lines.soft_delete(session, principal, line_id, request)
-    await service.refresh_budget(session, program)
+    await service.delete_budget_line(session, principal, program, line_id, request)
     return Response(status_code=204)

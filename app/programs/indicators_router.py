@@ -8,6 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth.deps import PrincipalDep, SessionDep
+from app.core.conditional import (
+    PUT_DESCRIPTION,
+    Condition,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+    put_response,
+    put_responses,
+)
 from app.core.errors import problem_responses
 from app.core.http import check_if_match, model_response
 from app.core.pagination import ListParams, Page, list_params_for, set_link_header
@@ -175,9 +183,8 @@ async def create_measurement(
 ) -> Response:
     program = await service.locked_program(session, principal, program_id, "measurements")
     await indicators.get_under(session, principal, program_id, indicator_id)
-    service.check_measured_on(program, body.measured_on)
-    entity = await measurements.add(
-        session, principal, Measurement(indicator_id=indicator_id, **body.model_dump())
+    entity = await service.record_measurement(
+        session, principal, program, Measurement(indicator_id=indicator_id, **body.model_dump())
     )
     return model_response(
         request,
@@ -231,11 +238,46 @@ async def update_measurement(
         session, principal, indicator_id, measurement_id, for_update=True
     )
     check_if_match(request, entity.version)
-    changes = body.changes()
-    if "measured_on" in changes:
-        service.check_measured_on(program, changes["measured_on"])
-    await measurements.apply_changes(session, principal, entity, changes)
+    await service.update_measurement(session, principal, program, entity, body)
     return model_response(request, MeasurementRead.model_validate(entity), version=entity.version)
+
+
+@router.put(
+    "/{program_id}/indicators/{indicator_id}/measurements/{measurement_id}",
+    name="measurements-put",
+    response_model=MeasurementRead,
+    summary="Record or replace a measurement with a client-made id (offline-first clients)",
+    description=PUT_DESCRIPTION,
+    responses=put_responses(MeasurementRead, 401, 403, 404, 409, 422),
+)
+async def put_measurement(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    program_id: uuid.UUID,
+    indicator_id: uuid.UUID,
+    measurement_id: uuid.UUID,
+    body: MeasurementCreate,
+    if_match: IfMatchHeader = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    outcome, entity = await service.put_measurement(
+        session,
+        principal,
+        program_id,
+        indicator_id,
+        measurement_id,
+        body,
+        Condition.from_request(request),
+    )
+    return put_response(
+        request,
+        outcome,
+        MeasurementRead.model_validate(entity),
+        version=entity.version,
+        location=f"/api/v1/programs/{program_id}/indicators/{indicator_id}"
+        f"/measurements/{entity.id}",
+    )
 
 
 @router.delete(

@@ -21,10 +21,12 @@ from app.auth.models import User
 from app.auth.policy import program_scope
 from app.auth.repository import ScopedRepository
 from app.communities.models import Community, CommunityFacilitator
+from app.core import i18n
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import Keyset, ListParams
 from app.core.principal import Principal
 from app.partners.models import Partner, Partnership, PartnershipStatus
+from app.planning.models import PlanningProposal, ProposalProgram
 from app.programs.models import (
     Activity,
     ActivityKind,
@@ -72,7 +74,7 @@ async def ensure_code_free(
     session: AsyncSession, code: str, exclude: uuid.UUID | None = None
 ) -> None:
     if await code_taken(session, code, exclude):
-        raise Conflict("a program with this code already exists")
+        raise Conflict(i18n.M.program_code_taken)
 
 
 async def insert_unique(session: AsyncSession, program: Program) -> None:
@@ -83,7 +85,7 @@ async def insert_unique(session: AsyncSession, program: Program) -> None:
             await session.flush()
     except IntegrityError as exc:
         if "uq_programs_code" in str(exc.orig):
-            raise Conflict("a program with this code already exists") from None
+            raise Conflict(i18n.M.program_code_taken) from None
         raise
 
 
@@ -284,6 +286,28 @@ async def addressed_findings(
     return [(finding, community_id) for finding, community_id in rows.all()]
 
 
+async def planning_proposals_of(session: AsyncSession, program_id: uuid.UUID) -> list[Any]:
+    """The live village planning proposals the program carries out, by year and title."""
+    p = PlanningProposal
+    rows = await session.execute(
+        select(
+            p.id,
+            p.community_id,
+            p.title,
+            p.planning_year,
+            p.bidang,
+            p.status,
+            p.estimated_cost_amount,
+            p.funding_planned_amount,
+            p.funding_realised_amount,
+        )
+        .join(ProposalProgram, ProposalProgram.proposal_id == p.id)
+        .where(ProposalProgram.program_id == program_id, p.deleted_at.is_(None))
+        .order_by(p.planning_year, p.title, p.id)
+    )
+    return list(rows.all())
+
+
 async def _live_children(
     session: AsyncSession, model: type[Any], program_id: uuid.UUID, *order_by: Any
 ) -> list[Any]:
@@ -412,7 +436,7 @@ class ChildRepository(ScopedRepository[M]):
         """The visible row, 404 unless it hangs under ``parent_id``."""
         entity = await self.get(session, principal, item_id, for_update=for_update)
         if getattr(entity, self.parent) != parent_id:
-            raise NotFound(f"{self.label} not found")
+            raise NotFound(i18n.M.not_found(thing=self.label))
         return entity
 
     async def page_under(

@@ -213,10 +213,16 @@ async def terms_of_reference(
     session: SessionDep,
     principal: PrincipalDep,
     program_id: uuid.UUID,
-    lang: Annotated[Literal["id", "en"], Query(description="Headings language")] = "id",
+    lang: Annotated[
+        Literal["id", "en"],
+        Query(description="The document's language: headings, labels of values, dates"),
+    ] = "id",
 ) -> Response:
     program = await programs.get(session, principal, program_id)
     document = await build_terms(session, program, lang)
+    language = {"Content-Language": lang}  # the document's, whatever Accept-Language says
     if "text/markdown" in request.headers.get("accept", ""):
-        return Response(render_markdown(document), media_type="text/markdown; charset=utf-8")
-    return model_response(request, document)
+        return Response(
+            render_markdown(document), media_type="text/markdown; charset=utf-8", headers=language
+        )
+    return model_response(request, document, headers=language)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from app.core.i18n import M
 from app.core.schemas import BoundedDecimal, InputModel, PatchModel, ReadModel
 from app.core.timestamps import AwareTimestamp
 from app.core.transitions import TransitionRequest
@@ -20,7 +21,7 @@ Amount = Annotated[int, Field(ge=0, le=10**15, description="Integer rupiah (IDR)
 
 def _distinct_ids(values: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
     if values is not None and len(set(values)) != len(values):
-        raise ValueError("ids must not repeat")
+        raise ValueError(M.ids_repeat)
     return values
 
 

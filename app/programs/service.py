@@ -14,14 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import Role
 from app.auth.policy import WRITE, authorize, can_write_in_community
 from app.auth.repository import live_user_role
-from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.core.conditional import (
+    Condition,
+    PutOutcome,
+    body_digest,
+    conditional_put,
+    replacement,
+)
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.i18n import M
 from app.core.principal import Principal
 from app.core.transitions import TransitionRequest, check_move, record_transition
+from app.events import emit
 from app.programs.models import (
     CLOSED_STATUSES,
     PROGRAM_MACHINE,
     Activity,
     BudgetLine,
+    Measurement,
     Program,
     ProgramStatus,
 )
@@ -34,18 +44,24 @@ from app.programs.repository import (
     bump_code_counter,
     code_taken,
     ensure_code_free,
+    indicators,
     insert_unique,
     links_of,
     live_budget_total,
     live_community_ids,
+    measurements,
     programs,
     replace_links,
 )
 from app.programs.schemas import (
     ActivityCreate,
+    ActivityRead,
     ActivityUpdate,
     BudgetLineCreate,
     BudgetLineUpdate,
+    MeasurementCreate,
+    MeasurementRead,
+    MeasurementUpdate,
     ProgramCreate,
     ProgramRead,
     ProgramUpdate,
@@ -69,7 +85,7 @@ async def check_communities(session: AsyncSession, community_ids: Sequence[uuid.
     found = await live_community_ids(session, community_ids)
     missing = [i for i, cid in enumerate(community_ids) if cid not in found]
     if missing:
-        raise Unprocessable("community not found", loc=["body", "community_ids", missing[0]])
+        raise Unprocessable(M.community_not_found, loc=["body", "community_ids", missing[0]])
 
 
 async def check_findings(
@@ -83,7 +99,7 @@ async def check_findings(
     strangers = [i for i, fid in enumerate(finding_ids) if fid not in found]
     if strangers:
         raise Unprocessable(
-            "addressed findings must be problems or needs found in the program's communities",
+            M.findings_not_addressable,
             loc=["body", "addressed_finding_ids", strangers[0]],
         )
 
@@ -93,26 +109,24 @@ async def check_coordinator(session: AsyncSession, user_id: uuid.UUID | None) ->
         return
     role = await live_user_role(session, user_id)
     if role not in (Role.coordinator.value, Role.admin.value):
-        raise Unprocessable(
-            "coordinator_id must name a coordinator or admin", loc=["body", "coordinator_id"]
-        )
+        raise Unprocessable(M.coordinator_required, loc=["body", "coordinator_id"])
 
 
 def check_dates(start: date | None, end: date | None) -> None:
     if start and end and end < start:
-        raise Unprocessable("end_date is before start_date", loc=["body", "end_date"])
+        raise Unprocessable(M.end_before_start, loc=["body", "end_date"])
 
 
 async def check_activities_stay_inside(
     session: AsyncSession, program_id: uuid.UUID, community_ids: Sequence[uuid.UUID]
 ) -> None:
     if await activities_outside(session, program_id, community_ids):
-        raise Conflict("activities take place in a community being removed; move them first")
+        raise Conflict(M.activities_in_removed_community)
 
 
 def ensure_open(program: Program) -> None:
     if program.status in CLOSED_STATUSES:
-        raise Conflict(f"the program is {program.status}: it can no longer change")
+        raise Conflict(M.program_frozen(status=program.status))
 
 
 async def read_programs(session: AsyncSession, rows: list[Program]) -> list[ProgramRead]:
@@ -149,6 +163,7 @@ async def create_program(
     await insert_unique(session, program)
     program = await programs.add(session, principal, program)
     await replace_links(session, program.id, body.community_ids, body.addressed_finding_ids)
+    await emit.program_created(session, program)
     return program
 
 
@@ -186,7 +201,10 @@ async def update_program(
     else:
         finding_ids = None
     await replace_links(session, program.id, community_ids, finding_ids)
-    await programs.apply_changes(session, principal, program, changes, also_changed=links_changed)
+    changed = await programs.apply_changes(
+        session, principal, program, changes, also_changed=links_changed
+    )
+    await emit.program_updated(session, program, changed)
 
 
 async def transition_program(
@@ -197,7 +215,7 @@ async def transition_program(
         target = ProgramStatus(body.to).value
     except ValueError:
         raise Unprocessable(
-            f"unknown status; one of: {', '.join(s.value for s in ProgramStatus)}",
+            M.unknown_status(allowed=[s.value for s in ProgramStatus]),
             loc=["body", "to"],
         ) from None
     check_move(PROGRAM_MACHINE, program.status, target)
@@ -206,8 +224,10 @@ async def transition_program(
         and target == ProgramStatus.draft
         and not body.note
     ):
-        raise Unprocessable("a rejection needs a note saying why", loc=["body", "note"])
+        raise Unprocessable(M.rejection_needs_note, loc=["body", "note"])
+    previous = program.status
     await record_transition(session, principal, RESOURCE, program, target, body.note)
+    await emit.program_status_changed(session, program, previous)
 
 
 # --- what hangs under a program --------------------------------------------------------------
@@ -233,7 +253,7 @@ async def locked_program(
 
 def ensure_may_manage_activities(principal: Principal, community_id: uuid.UUID) -> None:
     if not can_write_in_community(principal, community_id):
-        raise Forbidden("you may not manage activities in this community")
+        raise Forbidden(M.activities_forbidden)
 
 
 async def check_activity_community(
@@ -241,29 +261,32 @@ async def check_activity_community(
 ) -> None:
     communities, _ = await links_of(session, [program_id])
     if community_id not in communities[program_id]:
-        raise Unprocessable(
-            "the activity's community must be one of the program's", loc=["body", "community_id"]
-        )
+        raise Unprocessable(M.activity_community_outside, loc=["body", "community_id"])
     ensure_may_manage_activities(principal, community_id)
 
 
 def check_schedule(start: Any, end: Any) -> None:
     if end is not None and start is not None and end < start:
-        raise Unprocessable(
-            "scheduled_end is before scheduled_start", loc=["body", "scheduled_end"]
-        )
+        raise Unprocessable(M.scheduled_end_before_start, loc=["body", "scheduled_end"])
 
 
 async def create_activity(
-    session: AsyncSession, principal: Principal, program_id: uuid.UUID, body: ActivityCreate
+    session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    body: ActivityCreate,
+    item_id: uuid.UUID | None = None,
 ) -> Activity:
     await check_activity_community(session, principal, program_id, body.community_id)
     check_schedule(body.scheduled_start, body.scheduled_end)
     values = body.model_dump()
     values["kind"], values["status"] = body.kind.value, body.status.value
+    if item_id is not None:  # a client-made id (PUT)
+        values["id"] = item_id
     entity: Activity = await activities.add(
         session, principal, Activity(program_id=program_id, **values)
     )
+    await emit.activity_changed(session, entity)
     return entity
 
 
@@ -287,7 +310,8 @@ async def update_activity(
             changes[name] = (
                 changes[name].value if hasattr(changes[name], "value") else changes[name]
             )
-    await activities.apply_changes(session, principal, entity, changes)
+    changed = await activities.apply_changes(session, principal, entity, changes)
+    await emit.activity_changed(session, entity, changed)
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -297,9 +321,31 @@ def check_measured_on(program: Program, measured_on: date) -> None:
     if (program.start_date and measured_on < program.start_date) or (
         program.end_date and measured_on > program.end_date
     ):
-        raise Unprocessable(
-            "measured_on must fall within the program's dates", loc=["body", "measured_on"]
-        )
+        raise Unprocessable(M.measured_outside_program, loc=["body", "measured_on"])
+
+
+async def record_measurement(
+    session: AsyncSession, principal: Principal, program: Program, entity: Measurement
+) -> Measurement:
+    """Add a measurement of the locked program (dates checked by the caller)."""
+    check_measured_on(program, entity.measured_on)
+    entity = await measurements.add(session, principal, entity)
+    await emit.measurement_recorded(session, program.id, entity)
+    return entity
+
+
+async def update_measurement(
+    session: AsyncSession,
+    principal: Principal,
+    program: Program,
+    entity: Measurement,
+    body: MeasurementUpdate,
+) -> None:
+    """Merge a patch into a measurement of the locked program."""
+    changes = body.changes()
+    if "measured_on" in changes:
+        check_measured_on(program, changes["measured_on"])
+    await measurements.apply_changes(session, principal, entity, changes)
 
 
 # --- budget lines ----------------------------------------------------------------------------
@@ -328,6 +374,7 @@ async def create_budget_line(
         ),
     )
     await refresh_budget(session, program)
+    await emit.budget_line_changed(session, program, entity, "created")
     return entity
 
 
@@ -343,5 +390,108 @@ async def update_budget_line(
         changes.get("quantity", entity.quantity),
         changes.get("unit_cost_amount", entity.unit_cost_amount),
     )
-    await budget_lines.apply_changes(session, principal, entity, changes)
+    changed = await budget_lines.apply_changes(session, principal, entity, changes)
     await refresh_budget(session, program)
+    if changed:
+        await emit.budget_line_changed(session, program, entity, "updated")
+
+
+async def delete_budget_line(
+    session: AsyncSession, principal: Principal, program: Program, line_id: Any, request: Any
+) -> None:
+    """Soft-delete a line of the locked program; the budget follows."""
+    entity = await budget_lines.soft_delete(session, principal, line_id, request)
+    await refresh_budget(session, program)
+    await emit.budget_line_changed(session, program, entity, "deleted")
+
+
+# --- PUT with client-made ids (app.core.conditional) --------------------------------------
+
+
+async def put_activity(
+    session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    body: ActivityCreate,
+    condition: Condition,
+) -> tuple[PutOutcome, Activity]:
+    """The rules of ``create_activity`` and ``update_activity``."""
+    await locked_program(session, principal, program_id, "activities")
+
+    async def load() -> Activity | None:
+        try:
+            return await activities.get_under(
+                session, principal, program_id, activity_id, for_update=True
+            )
+        except NotFound:
+            return None
+
+    async def current(entity: Activity) -> dict[str, Any]:
+        return ActivityRead.model_validate(entity).model_dump(mode="json")
+
+    async def make() -> Activity:
+        return await create_activity(session, principal, program_id, body, activity_id)
+
+    async def replace(entity: Activity) -> None:
+        patch = replacement(ActivityUpdate, body)
+        await update_activity(session, principal, program_id, entity, patch)
+
+    return await conditional_put(
+        session,
+        condition,
+        resource="activities",
+        model=Activity,
+        item_id=activity_id,
+        digest=body_digest({"program_id": program_id}, body),
+        load=load,
+        present=current,
+        create=make,
+        replace=replace,
+    )
+
+
+async def put_measurement(
+    session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    indicator_id: uuid.UUID,
+    measurement_id: uuid.UUID,
+    body: MeasurementCreate,
+    condition: Condition,
+) -> tuple[PutOutcome, Measurement]:
+    """The rules of ``record_measurement`` and ``update_measurement``."""
+    program = await locked_program(session, principal, program_id, "measurements")
+    await indicators.get_under(session, principal, program_id, indicator_id)
+
+    async def load() -> Measurement | None:
+        try:
+            return await measurements.get_under(
+                session, principal, indicator_id, measurement_id, for_update=True
+            )
+        except NotFound:
+            return None
+
+    async def current(entity: Measurement) -> dict[str, Any]:
+        return MeasurementRead.model_validate(entity).model_dump(mode="json")
+
+    async def make() -> Measurement:
+        entity = Measurement(id=measurement_id, indicator_id=indicator_id, **body.model_dump())
+        return await record_measurement(session, principal, program, entity)
+
+    async def replace(entity: Measurement) -> None:
+        patch = replacement(MeasurementUpdate, body)
+        await update_measurement(session, principal, program, entity, patch)
+
+    return await conditional_put(
+        session,
+        condition,
+        resource="measurements",
+        model=Measurement,
+        item_id=measurement_id,
+        digest=body_digest({"program_id": program_id, "indicator_id": indicator_id}, body),
+        load=load,
+        present=current,
+        create=make,
+        replace=replace,
+    )

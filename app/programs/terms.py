@@ -1,8 +1,10 @@
 """The terms of reference (Kerangka Acuan Kerja, KAK) generated from a program's data.
 
 One builder produces structured sections; one renderer turns them into Markdown a
-coordinator can hand to a district office as it is. Headings are Indonesian by
-default, English with ``lang=en``.
+coordinator can hand to a district office as it is. The document speaks one language:
+Indonesian by default, English with ``lang=en`` — headings, the label of every enum value
+(beside the value itself in JSON, ``*_label``) and long dates ("5 Februari 2025"), all from
+the catalogue ``app.core.i18n``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.i18n import Lang, date_range, label, long_time
 from app.core.regions import PROVINCES, local_zone
 from app.programs.models import Program
 from app.programs.repository import (
@@ -21,6 +24,7 @@ from app.programs.repository import (
     live_activities,
     live_budget_lines,
     live_indicators,
+    planning_proposals_of,
     program_communities,
     program_partners,
     user_name,
@@ -56,6 +60,14 @@ WORDS: dict[str, dict[str, str]] = {
     "id": {
         "title": "Kerangka Acuan Kerja",
         "findings": "Permasalahan dan kebutuhan yang dijawab",
+        "planning": "Usulan Perencanaan Desa yang Dilaksanakan",
+        "planning_proposal": "Usulan",
+        "planning_community": "Komunitas",
+        "planning_year": "Tahun",
+        "planning_bidang": "Bidang",
+        "planning_status": "Status",
+        "planning_estimate": "Perkiraan biaya",
+        "planning_funded": "Pendanaan",
         "priority": "prioritas warga",
         "unranked": "belum diperingkat",
         "none": "Belum diisi.",
@@ -67,8 +79,6 @@ WORDS: dict[str, dict[str, str]] = {
         "goal": "Target",
         "latest": "Capaian terakhir",
         "direction": "Arah",
-        "increase": "naik",
-        "decrease": "turun",
         "activity": "Kegiatan",
         "kind": "Jenis",
         "community": "Komunitas",
@@ -92,6 +102,14 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Terms of Reference",
         "findings": "Problems and needs addressed",
+        "planning": "Village Planning Proposals Carried Out",
+        "planning_proposal": "Proposal",
+        "planning_community": "Community",
+        "planning_year": "Year",
+        "planning_bidang": "Field (bidang)",
+        "planning_status": "Status",
+        "planning_estimate": "Estimated cost",
+        "planning_funded": "Funded",
         "priority": "community priority",
         "unranked": "not ranked",
         "none": "Not provided.",
@@ -103,8 +121,6 @@ WORDS: dict[str, dict[str, str]] = {
         "goal": "Target",
         "latest": "Latest value",
         "direction": "Direction",
-        "increase": "increase",
-        "decrease": "decrease",
         "activity": "Activity",
         "kind": "Kind",
         "community": "Community",
@@ -133,10 +149,10 @@ def rupiah(amount: int) -> str:
     return "Rp " + f"{amount:,}".replace(",", ".")
 
 
-def local_time(moment: datetime, region_code: str | None) -> str:
-    """``2025-03-01 09:00 WIB``: the time where the activity happens."""
+def local_time(moment: datetime, region_code: str | None, lang: Lang = "id") -> str:
+    """``1 Maret 2025 pukul 09.00 WIB``: the time where the activity happens."""
     zone, hours = local_zone(region_code or "")
-    return f"{(moment.astimezone(timezone(timedelta(hours=hours)))):%Y-%m-%d %H:%M} {zone}"
+    return f"{long_time(moment.astimezone(timezone(timedelta(hours=hours))), lang)} {zone}"
 
 
 def number(value: Decimal | float | int) -> str:
@@ -144,8 +160,12 @@ def number(value: Decimal | float | int) -> str:
     return text.replace(".", ",")  # Indonesian decimal comma
 
 
-async def build_terms(session: AsyncSession, program: Program, lang: str) -> TermsOfReference:
+async def build_terms(session: AsyncSession, program: Program, lang: Lang) -> TermsOfReference:
     heading = HEADINGS[lang]
+
+    def says(enum: str, value: str) -> str:
+        return label(enum, value, lang)
+
     communities = await program_communities(session, program.id)
     community_names = {c.id: c.name for c in communities}
     regions = {c.id: c.region_code for c in communities}
@@ -159,6 +179,7 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
     )
     facilitators = await facilitators_of(session, list(community_names))
     partners = await program_partners(session, program.id)
+    proposals = await planning_proposals_of(session, program.id)
 
     sections = [
         (
@@ -170,12 +191,30 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
                         "id": str(f.id),
                         "title": f.title,
                         "kind": f.kind,
+                        "kind_label": says("FindingKind", f.kind),
                         "category": f.category,
+                        "category_label": says("FindingCategory", f.category),
                         "severity": f.severity,
                         "priority_rank": f.priority_rank,
                         "community": community_names.get(cid),
                     }
                     for f, cid in findings
+                ],
+                "planning_heading": WORDS[lang]["planning"],
+                "planning_proposals": [
+                    {
+                        "id": str(p.id),
+                        "title": p.title,
+                        "community": community_names.get(p.community_id),
+                        "planning_year": p.planning_year,
+                        "bidang": p.bidang,
+                        "status": p.status,
+                        "status_label": says("ProposalStatus", p.status),
+                        "estimated_cost_amount": p.estimated_cost_amount,
+                        "funding_planned_amount": p.funding_planned_amount,
+                        "funding_realised_amount": p.funding_realised_amount,
+                    }
+                    for p in proposals
                 ],
             },
         ),
@@ -198,6 +237,7 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
                         "baseline": float(i.baseline),
                         "target": float(i.target),
                         "direction": i.direction,
+                        "direction_label": says("Direction", i.direction),
                         "latest_value": float(latest[i.id]) if i.id in latest else None,
                     }
                     for i in indicators
@@ -208,10 +248,14 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
             "method",
             {
                 "activity_kinds": sorted({a.kind for a in activities}),
+                "activity_kind_labels": [
+                    says("ActivityKind", k) for k in sorted({a.kind for a in activities})
+                ],
                 "activities": [
                     {
                         "title": a.title,
                         "kind": a.kind,
+                        "kind_label": says("ActivityKind", a.kind),
                         "community": community_names.get(a.community_id),
                         "description": a.description,
                     }
@@ -227,7 +271,15 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
                     {"name": name, "community": community_names.get(cid)}
                     for name, cid in facilitators
                 ],
-                "partners": partners,
+                "partners": [
+                    {
+                        **p,
+                        "kind_label": says("PartnerKind", p["kind"]),
+                        "role_label": says("PartnershipRole", p["role"]),
+                        "status_label": says("PartnershipStatus", p["status"]),
+                    }
+                    for p in partners
+                ],
             },
         ),
         (
@@ -235,14 +287,20 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
             {
                 "start_date": program.start_date.isoformat() if program.start_date else None,
                 "end_date": program.end_date.isoformat() if program.end_date else None,
+                "period": date_range(program.start_date, program.end_date, lang)
+                if program.start_date or program.end_date
+                else None,
                 "activities": [
                     {
                         "title": a.title,
                         "scheduled_start": a.scheduled_start.isoformat(),
                         "scheduled_end": a.scheduled_end.isoformat() if a.scheduled_end else None,
-                        "local_time": local_time(a.scheduled_start, regions.get(a.community_id)),
+                        "local_time": local_time(
+                            a.scheduled_start, regions.get(a.community_id), lang
+                        ),
                         "location": a.location,
                         "status": a.status,
+                        "status_label": says("ActivityStatus", a.status),
                     }
                     for a in activities
                 ],
@@ -273,6 +331,7 @@ async def build_terms(session: AsyncSession, program: Program, lang: str) -> Ter
                     {
                         "name": c.name,
                         "kind": c.kind,
+                        "kind_label": says("CommunityKind", c.kind),
                         "region_code": c.region_code,
                         "province": PROVINCES.get(c.region_code[:2]),
                     }
@@ -301,6 +360,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_markdown(doc: TermsOfReference) -> str:
+    """The KAK as Markdown, every word in the document's language (enum values by label)."""
     w = WORDS[doc.lang]
     none = w["none"]
     out = [f"# {w['title']}: {doc.title}", "", f"**{w['code']}:** {doc.code}", ""]
@@ -317,8 +377,26 @@ def render_markdown(doc: TermsOfReference) -> str:
                         if f["priority_rank"]
                         else w["unranked"]
                     )
-                    out.append(f"- {f['title']} ({f['kind']}, {f['category']}; {rank})")
+                    kind, category = f["kind_label"], f["category_label"]
+                    out.append(f"- {f['title']} ({kind}, {category}; {rank})")
                 out.append("")
+            if c["planning_proposals"]:
+                # The village plan this program carries out (API.md §8), under its own heading.
+                out += [f"### {c['planning_heading']}", ""]
+                rows = [
+                    [
+                        p["title"],
+                        p["community"] or "-",
+                        str(p["planning_year"]),
+                        str(p["bidang"]),
+                        p["status_label"],
+                        rupiah(p["estimated_cost_amount"]),
+                        rupiah(p["funding_planned_amount"]),
+                    ]
+                    for p in c["planning_proposals"]
+                ]
+                header = ["proposal", "community", "year", "bidang", "status", "estimate", "funded"]
+                out += [*_table([w[f"planning_{h}"] for h in header], rows), ""]
         elif section.key == "objectives":
             out += [c["summary"] or none, ""]
             out += [f"{i}. {o}" for i, o in enumerate(c["objectives"], start=1)] or [none]
@@ -340,7 +418,7 @@ def render_markdown(doc: TermsOfReference) -> str:
                     i["unit"],
                     number(i["baseline"]),
                     number(i["target"]),
-                    w[i["direction"]],
+                    i["direction_label"],
                     number(i["latest_value"]) if i["latest_value"] is not None else "-",
                 ]
                 for i in c["indicators"]
@@ -361,7 +439,7 @@ def render_markdown(doc: TermsOfReference) -> str:
                 else [none]
             ) + [""]
         elif section.key == "method":
-            rows = [[a["title"], a["kind"], a["community"] or "-"] for a in c["activities"]]
+            rows = [[a["title"], a["kind_label"], a["community"] or "-"] for a in c["activities"]]
             out += (
                 _table([w["activity"], w["kind"], w["community"]], rows) if rows else [none]
             ) + [""]
@@ -369,16 +447,16 @@ def render_markdown(doc: TermsOfReference) -> str:
             out.append(f"- **{w['coordinator']}:** {c['coordinator'] or '-'}")
             facilitators = ", ".join(f"{f['name']} ({f['community']})" for f in c["facilitators"])
             out.append(f"- **{w['facilitators']}:** {facilitators or '-'}")
-            partners = "; ".join(f"{p['name']} ({p['role']})" for p in c["partners"])
+            partners = "; ".join(f"{p['name']} ({p['role_label']})" for p in c["partners"])
             out += [f"- **{w['partners']}:** {partners or '-'}", ""]
         elif section.key == "schedule":
-            out += [f"**{w['period']}:** {c['start_date'] or '-'} - {c['end_date'] or '-'}", ""]
+            out += [f"**{w['period']}:** {c['period'] or '-'}", ""]
             rows = [
                 [
                     a["title"],
                     a["local_time"],
                     a["location"] or "-",
-                    a["status"],
+                    a["status_label"],
                 ]
                 for a in c["activities"]
             ]
@@ -404,7 +482,7 @@ def render_markdown(doc: TermsOfReference) -> str:
             out.append("")
         elif section.key == "location":
             rows = [
-                [x["name"], x["kind"], x["region_code"], x["province"] or "-"]
+                [x["name"], x["kind_label"], x["region_code"], x["province"] or "-"]
                 for x in c["communities"]
             ]
             out += [*_table([w["community"], w["kind"], w["region"], w["province"]], rows), ""]

@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,9 +36,15 @@ from app.assessments.models import RANKABLE_KINDS, Finding, NeedsAssessment
 from app.auth.policy import community_scope, program_scope
 from app.communities.models import Community, DevelopmentIndex
 from app.core.principal import Principal
-from app.participation.models import ParticipationRecord
 from app.partners.models import Contribution, Partner, Partnership, PartnershipStatus
 from app.people.models import Person
+from app.planning.models import (
+    PlanningProposal,
+    ProposalFinding,
+    ProposalFunding,
+    ProposalProgram,
+    ProposalTransition,
+)
 from app.programs.models import (
     Activity,
     Indicator,
@@ -29,7 +53,32 @@ from app.programs.models import (
     ProgramCommunity,
     ProgramFinding,
 )
+from app.reports.models import (
+    ReportParticipationAttrMonth,
+    ReportParticipationDay,
+    ReportParticipationGroup,
+    ReportParticipationLevel,
+    ReportParticipationMember,
+    ReportParticipationMonth,
+    ReportParticipationPerson,
+    ReportParticipationSpread,
+    ReportParticipationStep,
+)
 from app.reports.schemas import Filters
+
+# Report filters that change the best plan (a region prefix, dates) are written into the
+# SQL text rather than bound: a prepared statement switches to a generic plan after five
+# calls, and for these filters that plan was measured 2-30x slower than a custom one.
+# The values are rendered by SQLAlchemy's literal processors (quoted, escaped).
+
+
+def _prefix(region_code: str) -> Any:
+    escaped = region_code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return bindparam(None, escaped + "%", type_=String(), literal_execute=True)
+
+
+def _d(value: date) -> Any:
+    return cast(bindparam(None, value, type_=Date(), literal_execute=True), Date())
 
 
 def _community_conditions(
@@ -42,7 +91,7 @@ def _community_conditions(
         conditions.append(
             community_column.in_(
                 select(Community.id).where(
-                    col(Community.region_code).startswith(filters.region_code, autoescape=True)
+                    col(Community.region_code).like(_prefix(filters.region_code), escape="\\")
                 )
             )
         )
@@ -50,43 +99,286 @@ def _community_conditions(
 
 
 # --- participation --------------------------------------------------------------------------
+# Answered from the rollups of app/reports/models.py (kept by triggers in the writing
+# transaction), never from the raw records: that module explains how people stay distinct.
+
+# Open ends of a date range (asyncpg sends date.min/date.max as -infinity/infinity, and
+# -infinity is the previous day of a person's first step).
+_EARLIEST, _LATEST = date(1, 1, 2), date(9999, 12, 30)
+
+
+def _columns(model: Any) -> Any:
+    """The columns of a rollup table, for Core queries."""
+    return model.__table__.c
+
+
+def _sum(column: Any, where: Any = None) -> Any:
+    total = func.sum(column) if where is None else func.sum(column).filter(where)
+    return cast(func.coalesce(total, 0), BigInteger)
 
 
 async def participation(
     session: AsyncSession, principal: Principal, filters: Filters
-) -> tuple[Sequence[Any], Sequence[Any]]:
-    """Live records in the filters: per person (sex, birth year and decade, disability,
-    record count, roles), and counts by IAP2 level and role."""
-    r = ParticipationRecord
-    conditions = [
-        col(r.deleted_at).is_(None),
-        *_community_conditions(principal, filters, r.community_id),
-    ]
+) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any], datetime]:
+    """Live records in the filters, from the rollups: (sex, eff_year, disability, people,
+    records, decision makers) groups; the extra counts of people found in several of the
+    chosen communities, to subtract (sex, eff_year, disability, people, decision makers);
+    records per (IAP2 level, role); and the moment the answer is true as of."""
+    dated = filters.date_from is not None or filters.date_to is not None
+    low, high = filters.date_from or _EARLIEST, filters.date_to or _LATEST
+    extra: Sequence[Any] = ()
     if filters.program_id is not None:
-        conditions.append(r.program_id == filters.program_id)
-    if filters.date_from is not None:
-        conditions.append(col(r.date) >= filters.date_from)
-    if filters.date_to is not None:
-        conditions.append(col(r.date) <= filters.date_to)
-    per_person = await session.execute(
+        groups = await _program_groups(session, principal, filters, dated, low, high)
+    else:
+        groups = await _community_groups(session, principal, filters, dated, low, high)
+        extra = await _spread_extra(session, principal, filters, dated, low, high)
+    by_level_role = await _levels(session, principal, filters, dated, low, high)
+    # On a streaming replica the data is as recent as the last transaction replayed.
+    as_of: datetime = await session.scalar(
         select(
-            Person.sex,
-            Person.birth_year,
-            Person.birth_decade,
-            Person.disability,
-            func.count(),
-            func.array_agg(func.distinct(r.role)),
+            case(
+                (
+                    func.pg_is_in_recovery(),
+                    func.coalesce(func.pg_last_xact_replay_timestamp(), func.now()),
+                ),
+                else_=func.statement_timestamp(),
+            )
         )
-        .join(Person, Person.id == r.person_id)
-        .where(*conditions)
-        .group_by(Person.id)
+    )  # type: ignore[assignment]
+    return groups, extra, by_level_role, as_of
+
+
+async def _community_groups(
+    session: AsyncSession,
+    principal: Principal,
+    filters: Filters,
+    dated: bool,
+    low: date,
+    high: date,
+) -> Sequence[Any]:
+    if not dated:
+        g = _columns(ReportParticipationGroup)
+        query = select(
+            g.sex, g.eff_year, g.disability, _sum(g.people), _sum(g.records), _sum(g.dm_people)
+        ).where(*_community_conditions(principal, filters, g.community_id))
+        return (await session.execute(query.group_by(g.sex, g.eff_year, g.disability))).all()
+    # Within dates: people (and decision makers) from the steps crossing ``low`` (found
+    # through the GiST index on their span), records from the whole months inside the
+    # range plus the steps (one per record) of the days at either end.
+    s = _columns(ReportParticipationStep)
+    a = _columns(ReportParticipationAttrMonth)
+    span = _span(low, high)
+    zero = literal(0)
+    crossing = select(
+        s.sex,
+        s.eff_year,
+        s.disability,
+        _sum(s.people, ~s.dm).label("people"),
+        zero.label("records"),
+        _sum(s.people, s.dm).label("deciders"),
+    ).where(
+        *_community_conditions(principal, filters, s.community_id),
+        func.daterange(s.prev_day, s.day, literal_column("'(]'")).op("@>")(_d(low)),
+        s.day <= _d(high),
     )
-    by_level_role = await session.execute(
-        select(r.level, r.role, func.count(), func.count(func.distinct(r.person_id)))
-        .where(*conditions)
-        .group_by(r.level, r.role)
+    months = select(a.sex, a.eff_year, a.disability, zero, _sum(a.records), zero).where(
+        *_community_conditions(principal, filters, a.community_id),
+        a.month.between(_d(span.first_month), _d(span.last_month)),
     )
-    return per_person.all(), by_level_role.all()
+    ends = select(s.sex, s.eff_year, s.disability, zero, _sum(s.people), zero).where(
+        *_community_conditions(principal, filters, s.community_id),
+        ~s.dm,
+        or_(s.day.between(*map(_d, span.head)), s.day.between(*map(_d, span.tail))),
+    )
+    parts = union_all(
+        *(
+            q.group_by(q.selected_columns[0], q.selected_columns[1], q.selected_columns[2])
+            for q in (crossing, months, ends)
+        )
+    ).subquery()
+    c = parts.c
+    return (
+        await session.execute(
+            select(
+                c.sex,
+                c.eff_year,
+                c.disability,
+                _sum(c.people),
+                _sum(c.records),
+                _sum(c.deciders),
+            ).group_by(c.sex, c.eff_year, c.disability)
+        )
+    ).all()
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A date range as whole months (read from the monthly rollups) and the days before
+    and after them (from the daily ones); an empty part has its start after its end."""
+
+    first_month: date
+    last_month: date
+    head: tuple[date, date]
+    tail: tuple[date, date]
+
+
+_NOTHING = (date(2, 1, 1), date(1, 1, 1))  # an empty BETWEEN
+
+
+def _span(low: date, high: date) -> _Span:
+    one_day = timedelta(days=1)
+    try:
+        first = low if low.day == 1 else (low.replace(day=28) + timedelta(days=4)).replace(day=1)
+    except OverflowError:
+        first = high + one_day
+    after = high + one_day
+    end = after if after.day == 1 else high.replace(day=1)  # the day after the whole months
+    if first >= end:
+        return _Span(*_NOTHING, (low, high), _NOTHING)
+    last_month = (end - one_day).replace(day=1)
+    return _Span(first, last_month, (low, first - one_day), (end, high))
+
+
+def _has_day(days: Any, low: date, high: date) -> Any:
+    day = func.unnest(days).column_valued("day")
+    return exists(select(literal(1)).where(day.between(_d(low), _d(high))))
+
+
+async def _spread_extra(
+    session: AsyncSession,
+    principal: Principal,
+    filters: Filters,
+    dated: bool,
+    low: date,
+    high: date,
+) -> Sequence[Any]:
+    """People with records in several of the chosen communities were counted once in each:
+    how many counts to take back (the few people whose records span communities)."""
+    m = _columns(ReportParticipationMember)
+    spread = _columns(ReportParticipationSpread)
+    # Start from those few people (a materialised CTE), never from every member row.
+    several = (
+        select(spread.person_id)
+        .where(spread.communities > 1)
+        .cte("several")
+        .prefix_with("MATERIALIZED")
+    )
+    inside: Any = _has_day(m.days, low, high) if dated else true()
+    deciding: Any = _has_day(m.dm_days, low, high) if dated else m.dm_records > 0
+    per_person = (
+        select(
+            m.person_id,
+            func.count().filter(inside).label("k"),
+            func.count().filter(and_(inside, deciding)).label("dk"),
+        )
+        .select_from(several)
+        .join(ReportParticipationMember, m.person_id == several.c.person_id)
+        .where(*_community_conditions(principal, filters, m.community_id))
+        .group_by(m.person_id)
+        .having(func.count().filter(inside) > 1)
+        .subquery()
+    )
+    return (
+        await session.execute(
+            select(
+                Person.sex,
+                func.report_eff_year(Person.birth_year, Person.birth_decade),
+                Person.disability,
+                _sum(per_person.c.k - 1),
+                _sum(func.greatest(per_person.c.dk - 1, 0)),
+            )
+            .join(per_person, per_person.c.person_id == Person.id)
+            .group_by(Person.sex, Person.birth_year, Person.birth_decade, Person.disability)
+        )
+    ).all()
+
+
+async def _program_groups(
+    session: AsyncSession,
+    principal: Principal,
+    filters: Filters,
+    dated: bool,
+    low: date,
+    high: date,
+) -> Sequence[Any]:
+    """One program: its (community, person) rows grouped by person at read time (a
+    program spans a few communities)."""
+    m = _columns(ReportParticipationPerson)
+    conditions = [
+        *_community_conditions(principal, filters, m.community_id),
+        m.program_key == filters.program_id,
+    ]
+    if dated:
+        first, last = m.days[1], m.days[func.cardinality(m.days)]
+        conditions += [first <= _d(high), last >= _d(low)]
+        day = func.unnest(m.days).column_valued("day")
+        records: Any = case(
+            (and_(first >= _d(low), last <= _d(high)), m.records),
+            else_=select(func.count()).where(day.between(_d(low), _d(high))).scalar_subquery(),
+        )
+        decides: Any = and_(m.dm_records > 0, _has_day(m.dm_days, low, high))
+    else:
+        records, decides = m.records, m.dm_records > 0
+    per_person = (
+        select(
+            m.person_id,
+            func.sum(records).label("records"),
+            func.bool_or(decides).label("decides"),
+        )
+        .where(*conditions)
+        .group_by(m.person_id)
+        .subquery()
+    )
+    eff_year = func.report_eff_year(Person.birth_year, Person.birth_decade)
+    return (
+        await session.execute(
+            select(
+                Person.sex,
+                eff_year,
+                Person.disability,
+                func.count(),
+                _sum(per_person.c.records),
+                func.count().filter(per_person.c.decides),
+            )
+            .join(per_person, per_person.c.person_id == Person.id)
+            .where(per_person.c.records > 0)
+            .group_by(Person.sex, eff_year, Person.disability)
+        )
+    ).all()
+
+
+async def _levels(
+    session: AsyncSession,
+    principal: Principal,
+    filters: Filters,
+    dated: bool,
+    low: date,
+    high: date,
+) -> Sequence[Any]:
+    def conditions(t: Any) -> list[ColumnElement[bool]]:
+        found = _community_conditions(principal, filters, t.community_id)
+        if filters.program_id is not None:
+            found.append(t.program_key == filters.program_id)
+        return found
+
+    if not dated:
+        t = _columns(ReportParticipationLevel)
+        query = select(t.level, t.role, _sum(t.records)).where(*conditions(t))
+        return (await session.execute(query.group_by(t.level, t.role))).all()
+    span = _span(low, high)
+    m, d = _columns(ReportParticipationMonth), _columns(ReportParticipationDay)
+    parts = union_all(
+        select(m.level, m.role, m.records).where(
+            *conditions(m), m.month.between(_d(span.first_month), _d(span.last_month))
+        ),
+        select(d.level, d.role, d.records).where(
+            *conditions(d),
+            or_(d.day.between(*map(_d, span.head)), d.day.between(*map(_d, span.tail))),
+        ),
+    ).subquery()
+    c = parts.c
+    query = select(c.level, c.role, _sum(c.records)).group_by(c.level, c.role)
+    return (await session.execute(query)).all()
 
 
 # --- program progress -----------------------------------------------------------------------
@@ -283,7 +575,7 @@ async def index_history(
     session: AsyncSession, principal: Principal, filters: Filters
 ) -> Sequence[Any]:
     """Live development indices of live communities in the filters (years from the dates),
-    by community and year."""
+    by scheme, community and year."""
     conditions = [
         col(DevelopmentIndex.deleted_at).is_(None),
         col(Community.deleted_at).is_(None),
@@ -304,15 +596,134 @@ async def index_history(
     return (
         await session.execute(
             select(
+                DevelopmentIndex.scheme,
                 DevelopmentIndex.community_id,
                 Community.name,
                 Community.region_code,
                 DevelopmentIndex.year,
-                DevelopmentIndex.idm_score,
-                DevelopmentIndex.idm_status,
+                # IDM: the derived score and status; Indeks Desa: the published ones.
+                func.coalesce(DevelopmentIndex.idm_score, DevelopmentIndex.score),
+                func.coalesce(DevelopmentIndex.idm_status, DevelopmentIndex.status),
             )
             .join(Community, Community.id == DevelopmentIndex.community_id)
             .where(*conditions)
-            .order_by(DevelopmentIndex.community_id, DevelopmentIndex.year)
+            .order_by(DevelopmentIndex.scheme, DevelopmentIndex.community_id, DevelopmentIndex.year)
         )
     ).all()
+
+
+# --- needs to budget ------------------------------------------------------------------------
+
+
+def _proposal_conditions(principal: Principal, filters: Filters) -> list[ColumnElement[bool]]:
+    """Live proposals in the filters (planning years from the dates; a program filter keeps
+    the proposals it carries out)."""
+    p = PlanningProposal
+    conditions = [
+        col(p.deleted_at).is_(None),
+        *_community_conditions(principal, filters, p.community_id),
+    ]
+    if filters.program_id is not None:
+        conditions.append(
+            col(p.id).in_(
+                select(ProposalProgram.proposal_id).where(
+                    ProposalProgram.program_id == filters.program_id
+                )
+            )
+        )
+    if filters.date_from is not None:
+        conditions.append(p.planning_year >= filters.date_from.year)
+    if filters.date_to is not None:
+        conditions.append(p.planning_year <= filters.date_to.year)
+    return conditions
+
+
+async def ranked_needs(
+    session: AsyncSession, principal: Principal, filters: Filters
+) -> Sequence[Any]:
+    """The community-ranked problems and needs (validated, live assessments) of the
+    communities in the filters: community, finding, rank."""
+    conditions = [
+        col(Finding.deleted_at).is_(None),
+        col(NeedsAssessment.deleted_at).is_(None),
+        NeedsAssessment.status == "validated",
+        col(Finding.kind).in_(RANKABLE_KINDS),
+        col(Finding.priority_rank).is_not(None),
+        *_community_conditions(principal, filters, NeedsAssessment.community_id),
+    ]
+    if filters.program_id is not None:
+        conditions.append(
+            col(NeedsAssessment.community_id).in_(
+                select(ProgramCommunity.community_id).where(
+                    ProgramCommunity.program_id == filters.program_id
+                )
+            )
+        )
+    rows = await session.execute(
+        select(
+            NeedsAssessment.community_id,
+            Community.name,
+            Community.region_code,
+            Finding.id,
+            Finding.priority_rank,
+        )
+        .join(NeedsAssessment, NeedsAssessment.id == Finding.assessment_id)
+        .join(Community, Community.id == NeedsAssessment.community_id)
+        .where(*conditions, col(Community.deleted_at).is_(None))
+    )
+    return rows.all()
+
+
+async def proposals_for_budget(
+    session: AsyncSession, principal: Principal, filters: Filters
+) -> Sequence[Any]:
+    """Live proposals in the filters: community, status, estimated cost, findings, and every
+    status the proposal has reached (its planning record: a proposal deferred from the RKP
+    Desa was in it)."""
+    p = PlanningProposal
+    findings = (
+        select(func.array_agg(ProposalFinding.finding_id))
+        .where(ProposalFinding.proposal_id == p.id)
+        .scalar_subquery()
+    )
+    reached = (
+        select(func.array_agg(func.distinct(ProposalTransition.to_status)))
+        .where(ProposalTransition.proposal_id == p.id, col(ProposalTransition.deleted_at).is_(None))
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            p.community_id,
+            Community.name,
+            Community.region_code,
+            p.id,
+            p.status,
+            p.estimated_cost_amount,
+            findings,
+            reached,
+        )
+        .join(Community, Community.id == p.community_id)
+        .where(*_proposal_conditions(principal, filters))
+        .order_by(Community.name, p.community_id)
+    )
+    return rows.all()
+
+
+async def funding_by_source(
+    session: AsyncSession, principal: Principal, filters: Filters
+) -> Sequence[Any]:
+    """Live funding lines of the proposals in the filters, summed per proposal and source:
+    planned and realised rupiah."""
+    f = ProposalFunding
+    rows = await session.execute(
+        select(
+            f.proposal_id,
+            f.source,
+            func.sum(f.planned_amount),
+            func.coalesce(func.sum(f.realised_amount), 0),
+        )
+        .join(PlanningProposal, PlanningProposal.id == f.proposal_id)
+        .where(col(f.deleted_at).is_(None), *_proposal_conditions(principal, filters))
+        .group_by(f.proposal_id, f.source)
+    )
+    return rows.all()

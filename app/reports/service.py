@@ -11,16 +11,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.communities.models import IDM_STATUS_ORDER
+from app.communities.models import IDM_STATUS_ORDER, DevelopmentScheme
 from app.core.errors import Unprocessable
+from app.core.i18n import M
 from app.core.principal import Principal
 from app.core.regions import PROVINCES
 from app.participation.models import LEVEL_ORDER
 from app.people.service import age_band
+from app.planning.models import ProposalStatus
 from app.programs.models import Indicator
 from app.programs.repository import programs
 from app.reports import repository
 from app.reports.schemas import Filters
+
+DEVELOPMENT_SCHEMES = [scheme.value for scheme in DevelopmentScheme]
 
 
 def filters_of(
@@ -31,7 +35,7 @@ def filters_of(
     date_to: date | None,
 ) -> Filters:
     if date_from and date_to and date_to < date_from:
-        raise Unprocessable("date_to is before date_from", loc=["query", "date_to"])
+        raise Unprocessable(M.date_to_before_from, loc=["query", "date_to"])
     return Filters(
         community_id=community_id,
         program_id=program_id,
@@ -45,6 +49,7 @@ def _merge(people: Counter[str], records: Counter[str]) -> dict[str, dict[str, i
     return {
         key: {"people": people.get(key, 0), "records": records.get(key, 0)}
         for key in sorted(set(people) | set(records))
+        if people.get(key, 0) or records.get(key, 0)
     }
 
 
@@ -58,37 +63,43 @@ def _share(part: int, whole: int) -> float | None:
 async def participation(
     session: AsyncSession, principal: Principal, filters: Filters
 ) -> dict[str, Any]:
-    per_person, by_level_role = await repository.participation(session, principal, filters)
+    """Counts from the rollups (``repository.participation``): each row is a group of
+    people sharing sex, birth year (``eff_year``) and disability, so people add up
+    distinctly once the extra counts of people spanning communities are taken back."""
+    groups, extra, by_level_role, as_of = await repository.participation(
+        session, principal, filters
+    )
     people: dict[str, Counter[str]] = defaultdict(Counter)
     records: dict[str, Counter[str]] = defaultdict(Counter)
     decision_makers = Counter[str]()
     people_total = records_total = 0
-    for sex, birth_year, birth_decade, disability, count, roles in per_person:
-        band = age_band(birth_year, birth_decade)
-        people_total += 1
+    rows = [*groups, *((sex, y, dis, -n, 0, -dm) for sex, y, dis, n, dm in extra)]
+    for sex, eff_year, disability, persons, count, deciders in rows:
+        band = age_band(None if eff_year < 0 else eff_year, None)
+        people_total += persons
         records_total += count
         for dimension, value in (
             ("sex", sex),
             ("age_band", band),
             ("disability", "yes" if disability else "no"),
         ):
-            people[dimension][value] += 1
+            people[dimension][value] += persons
             records[dimension][value] += count
-        if "decision_maker" in (roles or []):
-            decision_makers[sex] += 1
-    for level, role, count, _ in by_level_role:
+        decision_makers[sex] += deciders
+    for level, role, count in by_level_role:
         records["level"][level] += count
         records["role"][role] += count
     total_dm = sum(decision_makers.values())
     return {
         "filters": filters.model_dump(mode="json"),
+        "as_of": as_of.isoformat(),
         "people": people_total,
         "records": records_total,
         "by_sex": _merge(people["sex"], records["sex"]),
         "by_age_band": _merge(people["age_band"], records["age_band"]),
         "by_disability": _merge(people["disability"], records["disability"]),
         "records_by_level": {level: records["level"].get(level, 0) for level in LEVEL_ORDER},
-        "records_by_role": dict(sorted(records["role"].items())),
+        "records_by_role": dict(sorted((k, v) for k, v in records["role"].items() if v)),
         "decision_makers": {
             "people": total_dm,
             "women": decision_makers.get("female", 0),
@@ -247,9 +258,24 @@ async def development(
     session: AsyncSession, principal: Principal, filters: Filters, group_by: str
 ) -> dict[str, Any]:
     """Status counts per year and region (province: 2 characters of the code, regency: 5),
-    and the communities whose status changed between their last two years."""
+    and the communities whose status changed between their last two years: for each scheme
+    apart (IDM and Indeks Desa have their own scales: a move is only read within one), side
+    by side under ``by_scheme``. The top-level ``status_counts`` and ``moved_*`` are the
+    IDM ones, as before Indeks Desa existed."""
     rows = await repository.index_history(session, principal, filters)
     width = 2 if group_by == "province" else 5
+    by_scheme = {
+        scheme: _development_of([r[1:] for r in rows if r[0] == scheme], width, group_by)
+        for scheme in DEVELOPMENT_SCHEMES
+    }
+    return {
+        "filters": {**filters.model_dump(mode="json"), "group_by": group_by},
+        **by_scheme["idm"],
+        "by_scheme": by_scheme,
+    }
+
+
+def _development_of(rows: list[Any], width: int, group_by: str) -> dict[str, Any]:
     counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
     history: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for cid, name, code, year, score, status in rows:
@@ -276,7 +302,6 @@ async def development(
                 }
             )
     return {
-        "filters": {**filters.model_dump(mode="json"), "group_by": group_by},
         "status_counts": [
             {
                 "year": year,
@@ -288,4 +313,113 @@ async def development(
         ],
         "moved_up": [m for m in movers if m["direction"] == "up"],
         "moved_down": [m for m in movers if m["direction"] == "down"],
+    }
+
+
+# --- needs to budget ------------------------------------------------------------------------
+
+# The stages of the funnel a proposal has reached once its record holds the status.
+BUDGET_STAGES = ("agreed", "in_rkp_desa", "in_apbdes", "realised", "forwarded", "accommodated")
+
+
+def _budget_bucket(top: int) -> dict[str, Any]:
+    return {
+        "funnel": {
+            "prioritised_needs": 0,
+            "needs_with_proposal": 0,
+            "proposals": 0,
+            **{stage: 0 for stage in BUDGET_STAGES},
+        },
+        "top_needs": {"top": top, "needs": 0, "reached_apbdes": 0, "share": None},
+        "by_status": {status.value: 0 for status in ProposalStatus},
+        "amounts": {
+            "estimated_cost_amount": 0,
+            "in_rkp_desa_estimated_amount": 0,
+            "planned_amount": 0,
+            "apbdes_planned_amount": 0,
+            "realised_amount": 0,
+        },
+        "by_source": {},
+    }
+
+
+async def needs_to_budget(
+    session: AsyncSession, principal: Principal, filters: Filters, top: int, group_by: str
+) -> dict[str, Any]:
+    """Whether the community's priorities reached the village plan and budget, per
+    community, per region and in total: ranked needs → proposals → RKP Desa → APBDes →
+    realised (a proposal counts at every stage its planning record reached), amounts by
+    funding source, and the share of the top-``top`` ranked needs linked to a proposal
+    that reached the APBDes."""
+    width = 2 if group_by == "province" else 5
+    needs = await repository.ranked_needs(session, principal, filters)
+    proposals = await repository.proposals_for_budget(session, principal, filters)
+    lines = await repository.funding_by_source(session, principal, filters)
+
+    communities: dict[uuid.UUID, dict[str, Any]] = {}
+    regions: dict[str, dict[str, Any]] = {}
+    totals = _budget_bucket(top)
+
+    def buckets(cid: uuid.UUID, name: str, code: str) -> list[dict[str, Any]]:
+        community = communities.setdefault(
+            cid,
+            {"community_id": str(cid), "name": name, "region_code": code, **_budget_bucket(top)},
+        )
+        region = regions.setdefault(
+            code[:width],
+            {
+                "region": code[:width],
+                "region_name": PROVINCES.get(code[:width]) if group_by == "province" else None,
+                **_budget_bucket(top),
+            },
+        )
+        return [community, region, totals]
+
+    proposed: set[uuid.UUID] = set()  # findings with a proposal
+    budgeted: set[uuid.UUID] = set()  # findings with a proposal that reached the APBDes
+    where: dict[uuid.UUID, tuple[uuid.UUID, str, str]] = {}
+    reached_apbdes: set[uuid.UUID] = set()
+    for cid, name, code, pid, status, estimated, finding_ids, reached in proposals:
+        reached = set(reached or ())
+        where[pid] = (cid, name, code)
+        proposed.update(finding_ids or ())
+        if "in_apbdes" in reached:
+            budgeted.update(finding_ids or ())
+            reached_apbdes.add(pid)
+        for bucket in buckets(cid, name, code):
+            bucket["funnel"]["proposals"] += 1
+            for stage in BUDGET_STAGES:
+                bucket["funnel"][stage] += stage in reached
+            bucket["by_status"][status] += 1
+            bucket["amounts"]["estimated_cost_amount"] += int(estimated)
+            if "in_rkp_desa" in reached:
+                bucket["amounts"]["in_rkp_desa_estimated_amount"] += int(estimated)
+    for pid, source, planned, realised in lines:
+        for bucket in buckets(*where[pid]):
+            entry = bucket["by_source"].setdefault(
+                source, {"proposals": 0, "planned_amount": 0, "realised_amount": 0}
+            )
+            entry["proposals"] += 1
+            entry["planned_amount"] += int(planned)
+            entry["realised_amount"] += int(realised)
+            bucket["amounts"]["planned_amount"] += int(planned)
+            bucket["amounts"]["realised_amount"] += int(realised)
+            if pid in reached_apbdes:
+                bucket["amounts"]["apbdes_planned_amount"] += int(planned)
+    for cid, name, code, fid, rank in needs:
+        for bucket in buckets(cid, name, code):
+            bucket["funnel"]["prioritised_needs"] += 1
+            bucket["funnel"]["needs_with_proposal"] += fid in proposed
+            if rank <= top:
+                bucket["top_needs"]["needs"] += 1
+                bucket["top_needs"]["reached_apbdes"] += fid in budgeted
+    for bucket in [*communities.values(), *regions.values(), totals]:
+        share = bucket["top_needs"]
+        share["share"] = _share(share["reached_apbdes"], share["needs"])
+        bucket["by_source"] = dict(sorted(bucket["by_source"].items()))
+    return {
+        "filters": {**filters.model_dump(mode="json"), "top": top, "group_by": group_by},
+        "communities": sorted(communities.values(), key=lambda c: (c["name"], c["community_id"])),
+        "regions": [regions[key] for key in sorted(regions)],
+        "totals": totals,
     }

@@ -34,7 +34,7 @@ from tests.exports.test_exports import build_world
 
 API = "/api/v1"
 EXPORTS = f"{API}/exports"
-FORMATS = ("ndjson", "json", "csv")
+FORMATS = ("ndjson", "json", "csv", "parquet")
 PROBLEM = "application/problem+json"
 PURPOSE = "Verifikasi data penerima 2025"
 
@@ -249,7 +249,8 @@ async def _assert_formats_agree(
     caller: httpx.AsyncClient, name: str, params: dict[str, str], rows: int
 ) -> list[dict[str, Any]]:
     """NDJSON, the JSON array and the CSV read back hold the same ``rows`` rows."""
-    pkg = (await caller.get(EXPORTS)).json()
+    described = {k: v for k, v in params.items() if k in ("identified", "purpose")}
+    pkg = (await caller.get(EXPORTS, params=described)).json()  # what this caller receives
     (resource,) = [r for r in pkg["resources"] if r["name"] == name]
     kinds = {f["name"]: f["type"] for f in resource["schema"]["fields"]}
     lines = ndjson_rows(await caller.get(f"{EXPORTS}/{name}", params=params))

@@ -303,9 +303,10 @@ async def test_terms_of_reference_list_the_partners(
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/markdown")
     section = implementers_section(r.text)
-    assert "Yayasan Air Bersih Nusantara (funder)" in section
-    assert "Yayasan Air Bersih Nusantara (technical_support)" in section
-    assert "PT Tirta Desa (implementer)" in section
+    # The Indonesian KAK names the roles by their Indonesian labels (app.core.i18n).
+    assert "Yayasan Air Bersih Nusantara (Penyandang dana)" in section
+    assert "Yayasan Air Bersih Nusantara (Pendamping teknis)" in section
+    assert "PT Tirta Desa (Pelaksana)" in section
     assert "Dinas Yang Mundur" not in r.text
 
     doc = (await coordinator.get(url)).json()
@@ -318,17 +319,17 @@ async def test_terms_of_reference_list_the_partners(
     ]
     english = await coordinator.get(url, params={"lang": "en"}, headers={"Accept": "text/markdown"})
     assert "Implementers and Responsible Parties" in english.text
-    assert "PT Tirta Desa (implementer)" in english.text
+    assert "PT Tirta Desa (Implementer)" in english.text
 
     # a deleted partnership's partner is gone from the document too
     assert (await coordinator.delete(f"{PARTNERSHIPS}/{p1}")).status_code == 204
     r = await coordinator.get(url, headers={"Accept": "text/markdown"})
     section = implementers_section(r.text)
-    assert "Yayasan Air Bersih Nusantara (funder)" not in section
-    assert "Yayasan Air Bersih Nusantara (technical_support)" in section
+    assert "Yayasan Air Bersih Nusantara (Penyandang dana)" not in section
+    assert "Yayasan Air Bersih Nusantara (Pendamping teknis)" in section
 
     # the partner reads the KAK of its program
     partner = as_user(await make_user(Role.partner, organization_id=uuid.UUID(implementer)))
     r = await partner.get(url, headers={"Accept": "text/markdown"})
     assert r.status_code == 200
-    assert "PT Tirta Desa (implementer)" in implementers_section(r.text)
+    assert "PT Tirta Desa (Pelaksana)" in implementers_section(r.text)

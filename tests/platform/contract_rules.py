@@ -44,6 +44,13 @@ WHOLE_NUMBER = (
     "JSON Schema's `integer` admits 2.0; the API takes a count only spelled as an integer "
     "(strict input, tests/platform/test_strict_input.py)"
 )
+TODAY = (
+    "depends on today's date (a planning year at most six years ahead, a decision not in "
+    "the future): a schema is written once"
+)
+SAME_ID = (
+    "the same UUID spelled in other letter case is the same id: `uniqueItems` compares the text"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,19 @@ _PARTICIPATION_ROW = (
     ("activity_id", "activity not found"),
     ("assessment_id", "assessment not found"),
     ("person_id", "the person does not belong to a community of this context"),
+)
+
+# Webhook targets (API.md §7): https unless the server allows insecure targets (a setting
+# of the server, not of the schema), and an address that resolves to a public one (DNS).
+TARGET = (
+    "depends on the server's settings (BERDAYA_WEBHOOK_ALLOW_INSECURE) and on what the "
+    "host name resolves to (DNS): a schema sees only the URL's text"
+)
+_WEBHOOK_URL = (
+    Unstated(("body", "url"), "the URL must use https", TARGET),
+    Unstated(("body", "url"), "the URL's address is not public", TARGET),
+    Unstated(("body", "url"), "the URL must be an absolute http(s) URL", TARGET),
+    Unstated(("body", "url"), "the URL may not carry credentials", TARGET),
 )
 
 UNSTATED: dict[str, tuple[Unstated, ...]] = {
@@ -163,14 +183,107 @@ UNSTATED: dict[str, tuple[Unstated, ...]] = {
         ("community_id", "community not found"),
         ("community_id", "you may not register people in this community"),
     ),
+    # PUT with client-made ids (API.md §6): the rules of the create and of the update.
+    "PUT /api/v1/people/{person_id}": _refs(
+        ("community_id", "community not found"),
+        ("community_id", "you may not register people in this community"),
+    ),
+    "PUT /api/v1/participation-records/{record_id}": (
+        *_refs(*_PARTICIPATION_ROW),
+        *(
+            Unstated(("body", name), "is fixed when the record is created", STORED)
+            for name in ("person_id", "activity_id", "assessment_id")
+        ),
+    ),
+    "PUT /api/v1/needs-assessments/{assessment_id}/findings/{finding_id}": (
+        Unstated(("body", "severity"), "severity applies to problems and needs only", STORED),
+    ),
+    "PUT /api/v1/needs-assessments/{assessment_id}/ballots/{person_id}": (
+        *_refs(
+            ("person_id", "the person must belong to the assessment's community"),
+            ("ranking.*", "the ranking may only hold this assessment's problem and need findings"),
+        ),
+        Unstated(("body", "person_id"), "person_id must be the path's", ORDER),
+    ),
+    "PUT /api/v1/programs/{program_id}/activities/{activity_id}": (
+        *_refs(("community_id", "the activity's community must be one of the program's")),
+        Unstated(("body", "scheduled_end"), "scheduled_end is before scheduled_start", ORDER),
+    ),
+    "PUT /api/v1/programs/{program_id}/indicators/{indicator_id}/measurements/{measurement_id}": (
+        Unstated(("body", "measured_on"), "must fall within the program's dates", STORED),
+    ),
     **{
         f"GET /api/v1/reports/{report}": (
             Unstated(("query", "date_to"), "date_to is before date_from", ORDER),
         )
-        for report in ("participation", "needs-coverage", "partnerships", "development")
+        for report in (
+            "participation",
+            "needs-coverage",
+            "partnerships",
+            "development",
+            "needs-to-budget",
+        )
     },
+    # Village planning (API.md §8).
+    **{
+        f"{method} /api/v1/planning-proposals{path}": (
+            *_refs(
+                ("community_id", "community not found"),
+                ("community_id", "you may not plan in this community"),
+                ("finding_ids.*", "findings must be problems or needs of validated"),
+                ("program_ids.*", "programs must be live programs that include"),
+            ),
+            Unstated(("body", "planning_year"), "planning_year may be at most", TODAY),
+            Unstated(("body", "finding_ids"), "finding_ids must not repeat", SAME_ID),
+            Unstated(("body", "program_ids"), "program_ids must not repeat", SAME_ID),
+        )
+        for method, path in (("POST", ""), ("PATCH", "/{proposal_id}"))
+    },
+    "POST /api/v1/planning-proposals/{proposal_id}/transitions": (
+        Unstated(("body", "note"), "a rejection needs a note saying why", STORED),
+        Unstated(("body", "date"), "date is in the future", TODAY),
+        Unstated(("body", "date"), "date is before the previous decision", STORED),
+    ),
+    "POST /api/v1/planning-proposals/{proposal_id}/funding": (
+        Unstated(("body", "fiscal_year"), "fiscal_year must be from the planning year", STORED),
+        Unstated(("body", "realised_amount"), "realised_amount is above planned_amount", ORDER),
+    ),
+    "PATCH /api/v1/planning-proposals/{proposal_id}/funding/{funding_id}": (
+        Unstated(("body", "realised_amount"), "realised_amount is above planned_amount", STORED),
+    ),
+    "POST /api/v1/needs-assessments/{assessment_id}/proposals": (
+        Unstated(("body", "planning_year"), "planning_year may be at most", TODAY),
+    ),
+    "PATCH /api/v1/communities/{community_id}/development-indices/{index_id}": tuple(
+        Unstated(("body", name), "does not apply to the", STORED)
+        for name in (
+            "iks",
+            "ike",
+            "ikl",
+            "layanan_dasar",
+            "sosial",
+            "ekonomi",
+            "lingkungan",
+            "aksesibilitas",
+            "tata_kelola",
+            "score",
+            "status",
+        )
+    ),
+    "GET /api/v1/exports": (
+        Unstated(("query", "purpose"), "identified exports need a purpose", PAIRED_PARAMETERS),
+    ),
     "GET /api/v1/exports/{dataset}": (
         Unstated(("query", "purpose"), "identified exports need a purpose", PAIRED_PARAMETERS),
+    ),
+    "POST /api/v1/webhook-endpoints": (
+        *_WEBHOOK_URL,
+        *_refs(("organization_id", "partner organisation not found")),
+        Unstated(("body", "organization_id"), "for their own organisation only", STORED),
+    ),
+    "PATCH /api/v1/webhook-endpoints/{endpoint_id}": _WEBHOOK_URL,
+    "POST /api/v1/webhook-endpoints/{endpoint_id}/replay": (
+        Unstated(("body", "until"), "until must be after since", ORDER),
     ),
 }
 # Every list: its cursor.
@@ -213,6 +326,8 @@ class ContractRules:
         """False (drop the failure) only when it is explained."""
         if isinstance(failure, UseAfterFree):
             return not self._restored(failure.free.split(" ", 1)[-1])
+        if isinstance(failure, RejectedPositiveData) and _precondition(case, response):
+            return False
         if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
             return True
         errors = _errors(response)
@@ -223,6 +338,17 @@ class ContractRules:
         events = self._deletes_and_restores
         deleted = [i for i, event in enumerate(events) if event == ("delete", path)]
         return bool(deleted) and ("restore", path) in events[deleted[-1] :]
+
+
+def _precondition(case: Any, response: Any) -> bool:
+    """A PUT's 412: If-Match names a version of a stored row, or If-None-Match: * an id
+    taken by another body (API.md §6) — what is stored, which a schema cannot see."""
+    if case.method.upper() != "PUT" or response.status_code != 412:
+        return False
+    try:
+        return str(json.loads(response.content).get("type", "")).endswith("precondition-failed")
+    except ValueError:
+        return False
 
 
 def _errors(response: Any) -> list[dict[str, Any]]:

@@ -87,7 +87,12 @@ async def test_unknown_path_is_still_404_for_options(client: httpx.AsyncClient) 
 
 def test_every_create_links_to_what_it_created(document: dict[str, Any]) -> None:
     by_id = {op["operationId"]: (method, path) for method, path, op in _operations(document)}
-    creates = [(path, op) for method, path, op in _operations(document) if "201" in op["responses"]]
+    # POST creates (a PUT creates at its own URL: nothing to link to).
+    creates = [
+        (path, op)
+        for method, path, op in _operations(document)
+        if "201" in op["responses"] and method == "post"
+    ]
     assert creates
     for path, op in creates:
         links = op["responses"]["201"].get("links", {})
@@ -117,6 +122,8 @@ def test_every_list_documents_its_sort_values_and_cursor_shape(document: dict[st
         lists += 1
         cursor = params["cursor"]["anyOf"][0]
         assert cursor["pattern"] == "^[A-Za-z0-9_-]*$", path
+        if path.endswith("/sync/changes"):
+            continue  # a feed in commit order: nothing to sort by
         sort = params["sort"]["anyOf"][0]
         assert sort["type"] == "string" and sort["enum"], path
         assert all(f"-{v}" in sort["enum"] for v in sort["enum"] if not v.startswith("-"))

@@ -164,6 +164,35 @@ async def world(app: Any, admin: httpx.AsyncClient, make_user: Any, as_user: Any
     w.ids["account_id"] = (
         await post(admin, f"{API}/service-accounts", w.bodies["service_accounts"])
     )["id"]
+    w.bodies["planning_proposals"] = {
+        "community_id": cid,
+        "title": "Sumur bor Dusun Krajan",
+        "planning_year": 2026,
+        "origin_forum": "musdus",
+        "bidang": 2,
+        "estimated_cost_amount": 185_000_000,
+        "proposed_funding_source": "dana_desa",
+    }
+    prop = w.ids["proposal_id"] = (
+        await post(admin, f"{API}/planning-proposals", w.bodies["planning_proposals"])
+    )["id"]
+    w.bodies["proposal_funding"] = {
+        "fiscal_year": 2026,
+        "source": "dana_desa",
+        "planned_amount": 150_000_000,
+    }
+    w.ids["funding_id"] = (
+        await post(admin, f"{API}/planning-proposals/{prop}/funding", w.bodies["proposal_funding"])
+    )["id"]
+    w.bodies["webhook_endpoints"] = {
+        "url": "https://sistem.yayasan-air.example/berdaya",
+        "event_types": ["*"],
+        "organization_id": partner["id"],
+    }
+    w.ids["endpoint_id"] = (
+        await post(admin, f"{API}/webhook-endpoints", w.bodies["webhook_endpoints"])
+    )["id"]
+    w.ids["delivery_id"] = str(uuid.uuid4())
     w.bodies["users"] = {
         "email": f"baru-{uuid.uuid4().hex[:6]}@berdaya.id",
         "full_name": "Pengguna Baru",
@@ -509,6 +538,13 @@ SPECIAL: dict[str, tuple[str, str]] = {
     "ballots-withdraw": ("ballots", WRITE),
     "service-accounts-rotate": ("service_accounts", WRITE),
     "service-accounts-revoke": ("service_accounts", WRITE),
+    "sync-push": ("sync", WRITE),
+    "planning-proposals-carry-over": ("planning_proposals", WRITE),
+    "needs-assessments-draft-proposals": ("planning_proposals", WRITE),
+    "webhook-endpoints-rotate-secret": ("webhook_endpoints", WRITE),
+    "webhook-endpoints-test": ("webhook_endpoints", WRITE),
+    "webhook-endpoints-replay": ("webhook_endpoints", WRITE),
+    "webhook-deliveries-retry": ("webhook_endpoints", WRITE),
 }
 SUFFIX_ACTION = {
     "create": WRITE,
@@ -516,12 +552,14 @@ SUFFIX_ACTION = {
     "transition": WRITE,
     "delete": DELETE,
     "restore": RESTORE,
+    "put": WRITE,  # create or replace with a client-made id (API.md §6)
 }
 PUBLIC_WRITES = {"auth-token", "auth-revoke"}  # anyone; the revoke acts on the caller's own token
 TRANSITION_TO = {
     "programs": "submitted",
     "needs_assessments": "in_progress",
     "partnerships": "completed",
+    "planning_proposals": "agreed",
 }
 
 
@@ -566,12 +604,21 @@ def _request_for(route: Any, world: World) -> tuple[str, str, dict[str, Any] | N
         body = {"nik": "3204124501900001"}
     elif route.name == "participation-records-batch":
         body = {"rows": [world.bodies["participation_records"]]}
-    elif suffix == "create":
+    elif route.name == "sync-push":
+        mutation = {"mutation_id": "m-1", "resource": "people", "op": "delete"}
+        body = {"device_id": "hp-uji", "mutations": [{**mutation, "id": world.ids["person_id"]}]}
+    elif suffix in ("create", "put"):
         body = world.bodies[resource]
     elif suffix == "update":
         body = {}
     elif suffix == "transition":
         body = {"to": TRANSITION_TO[resource]}
+        if resource == "planning_proposals":  # the forum's date is part of the move
+            body["date"] = "2025-07-15"
+    elif route.name == "needs-assessments-draft-proposals":
+        body = {"top": 1, "planning_year": 2026}
+    elif route.name == "webhook-endpoints-replay":
+        body = {"since": "2025-01-01T00:00:00Z"}
     elif route.name in ("people-erasure",):
         body = None
     return method, path, body
@@ -679,7 +726,10 @@ def test_api7_no_module_of_the_app_makes_outbound_http_requests() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             offenders += [f"{path}: {n}" for n in names if n in OUTBOUND_MODULES]
-    assert offenders == []
+    # Webhook deliveries (API.md §7) are the one outbound call: one module, which checks the
+    # resolved address of every target (SSRF), follows no redirect and bounds time and size.
+    allowed = [f"{APP_DIR / 'webhooks' / 'transport.py'}: httpx"]
+    assert offenders == allowed
 
 
 async def test_api7_urls_are_validated_and_only_stored(admin: httpx.AsyncClient) -> None:
