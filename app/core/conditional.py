@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Header, Request, Response
 from pydantic import BeforeValidator, WithJsonSchema
-from sqlalchemy import DateTime, func, select
+from sqlalchemy import DateTime, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -148,6 +148,19 @@ async def remember_creation(
         .values(resource=resource, id=item_id, body_digest=digest)
         .on_conflict_do_nothing()
     )
+
+
+async def forget_creation(session: AsyncSession, resource: str, item_id: uuid.UUID) -> None:
+    """The row's data is gone (an erasure): so is the digest of the body that created it,
+    which would otherwise confirm a guess of that body."""
+    await session.execute(
+        delete(PutCreation).where(PutCreation.resource == resource, PutCreation.id == item_id)
+    )
+
+
+class IdRetired(PreconditionFailed):
+    """The id names a row whose data is gone for good (an erased person): a create with it
+    is a 412 that carries nothing of the row, whatever the body."""
 
 
 def taken_elsewhere() -> PreconditionFailed:

@@ -92,8 +92,8 @@ async def activity_changed(
             return
         data["changed_fields"] = fields
         data["version"] = activity.version
-    else:
-        data["title"] = activity.title
+    # No title: an activity's title is free text that may name a villager (events carry
+    # ids, field names and non-personal values only).
     await record_event(
         session,
         "activity.created" if changed is None else "activity.updated",

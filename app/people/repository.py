@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -265,4 +265,17 @@ def age_band_sql(birth_year: Any, birth_decade: Any) -> ColumnElement[str]:
         (year.is_(None), "unknown"),
         *[(age <= upper, label) for upper, label in AGE_BANDS],
         else_="65+",
+    )
+
+
+async def forget_sync_answers(session: AsyncSession, person_id: uuid.UUID) -> None:
+    """An erasure: no answer field sync remembers about the person (``sync_mutations``,
+    the table layer's) keeps more than its mutation id, status, id and version
+    (``current`` is never stored; ``errors`` goes too)."""
+    await session.execute(
+        text(
+            "UPDATE sync_mutations SET result = result - 'current' - 'errors' "
+            "WHERE result->>'id' = :row_id"
+        ),
+        {"row_id": str(person_id)},
     )

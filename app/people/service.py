@@ -20,9 +20,11 @@ from app.communities.repository import communities
 from app.core import audit
 from app.core.conditional import (
     Condition,
+    IdRetired,
     PutOutcome,
     body_digest,
     conditional_put,
+    forget_creation,
     replacement,
 )
 from app.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
@@ -242,12 +244,16 @@ async def check_collision_budget(session: AsyncSession, principal: Principal, li
 async def nik_collision(
     session: AsyncSession, principal: Principal, holder: uuid.UUID, note: str
 ) -> NoReturn:
-    """Audit the collision (the holder's id, never the NIK) and commit it now, since the
-    request fails after it; then the same 409 wherever the holder lives."""
-    await audit.record(
-        session, principal, repository.NIK_COLLISION, "people", holder, ["nik"], note=note
-    )
-    await session.commit()
+    """Audit the collision (the holder's id, never the NIK) in a transaction of its own,
+    since the request's fails after it — committing the request's own transaction here
+    would commit the earlier mutations of a sync push halfway; then the same 409 wherever
+    the holder lives. The caller's collision lock is held until the request ends, so the
+    next attempt counts this one."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as own:
+        await audit.record(
+            own, principal, repository.NIK_COLLISION, "people", holder, ["nik"], note=note
+        )
+        await own.commit()
     raise Conflict(NIK_TAKEN)
 
 
@@ -397,6 +403,10 @@ async def erase(session: AsyncSession, principal: Principal, person: Person) -> 
     person.version += 1
     person.updated_at = person.erased_at
     await session.flush()
+    # Nothing kept beside the row may still hold or confirm what was erased: the digest of
+    # the body that created it (a create-PUT oracle), field sync's remembered answers.
+    await forget_creation(session, "people", person.id)
+    await repository.forget_sync_answers(session, person.id)
     await audit.record(
         session,
         principal,
@@ -444,9 +454,13 @@ async def put(
 
     async def load() -> Person | None:
         try:
-            return await repository.people.get(session, principal, person_id, for_update=True)
+            person = await repository.people.get(session, principal, person_id, for_update=True)
         except NotFound:
             return None
+        if person.erased_at is not None and condition.create_only:
+            # Never compared with the body: a create could confirm a guess of erased data.
+            raise IdRetired(M.put_id_taken)
+        return person
 
     async def current(person: Person) -> dict[str, Any]:
         return (await view(session, person, principal, personal)).model_dump(mode="json")

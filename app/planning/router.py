@@ -231,7 +231,7 @@ async def list_transitions(
     rows, next_cursor = await repository.transitions_page(session, proposal_id, params)
     set_link_header(request, response, next_cursor)
     return Page(
-        items=[ProposalTransitionRead.model_validate(r) for r in rows], next_cursor=next_cursor
+        items=[service.transition_view(principal, r) for r in rows], next_cursor=next_cursor
     )
 
 

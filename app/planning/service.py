@@ -25,7 +25,7 @@ from app.core import audit
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.http import check_if_match
 from app.core.i18n import M
-from app.core.principal import Principal
+from app.core.principal import Principal, Role
 from app.core.transitions import check_move, record_transition
 from app.events.outbox import record_event
 from app.planning import repository
@@ -46,11 +46,23 @@ from app.planning.schemas import (
     FundingUpdate,
     ProposalCreate,
     ProposalRead,
+    ProposalTransitionRead,
     ProposalTransitionRequest,
     ProposalUpdate,
 )
 
 API = "/api/v1"
+
+
+def transition_view(principal: Principal, row: Any) -> ProposalTransitionRead:
+    """One entry of the planning record. Partners do not get the free-text note (it may
+    quote a villager) nor who recorded it: partners never see personal data (API.md §4)."""
+    view = ProposalTransitionRead.model_validate(row)
+    if principal.role is Role.partner:
+        view = view.model_copy(update={"note": None, "actor_id": None})
+    return view
+
+
 # How far ahead a proposal may plan: the village medium-term plan (RPJM Desa) spans six
 # years (Permendagri 114/2014).
 YEARS_AHEAD = 6

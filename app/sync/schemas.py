@@ -125,7 +125,9 @@ class MutationResult(BaseModel):
     id: uuid.UUID | None = Field(default=None, description="The row the mutation wrote")
     version: int | None = Field(default=None, description="The row's version after it")
     current: dict[str, Any] | None = Field(
-        default=None, description="On a conflict: the server's row, as a GET answers it"
+        default=None,
+        description="On a conflict: the server's row, as a GET answers it. Never on a "
+        "duplicate (pull the row through the changes feed)",
     )
     errors: list[ValidationIssue] | None = Field(
         default=None, description="On a rejection: what is wrong (as in a 4xx problem)"

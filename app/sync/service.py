@@ -39,7 +39,7 @@ from app.assessments.repository import findings
 from app.assessments.schemas import AssessmentRead, BallotCreate, FindingCreate, FindingRead
 from app.auth.policy import READ, WRITE, allowed
 from app.communities.schemas import CommunityRead
-from app.core.conditional import Condition
+from app.core.conditional import Condition, IdRetired
 from app.core.errors import AppError, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from app.core.http import etag_of
 from app.core.i18n import M
@@ -290,7 +290,9 @@ async def _apply(ctx: Ctx, m: Mutation) -> MutationResult:
                 status="conflict",
                 id=m.id,
                 version=await _version(ctx, m),
-                current=exc.extra.get("current") or await _current(ctx, m),
+                current=None
+                if isinstance(exc, IdRetired)
+                else exc.extra.get("current") or await _current(ctx, m),
             )
         if isinstance(exc, ValidationError):
             errors = [
@@ -319,6 +321,16 @@ async def _version(ctx: Ctx, m: Mutation) -> int | None:
     return None if row is None else int(row.version)
 
 
+# What is remembered of an answer, and answered again on a retry: never ``current`` (the
+# row's data, kept for 30 days and answered without a scope check); the device pulls the
+# row through the changes feed, which applies the caller's scope as it is then.
+REMEMBERED = frozenset({"mutation_id", "status", "id", "version", "errors"})
+
+
+def _remembered(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k in REMEMBERED}
+
+
 async def push(
     session: AsyncSession,
     principal: Principal,
@@ -340,12 +352,12 @@ async def push(
         if first is not None:
             results.append(
                 MutationResult.model_validate(
-                    {**first, "status": "duplicate", "first_status": first["status"]}
+                    {**_remembered(first), "status": "duplicate", "first_status": first["status"]}
                 )
             )
             continue
         result = await _apply(ctx, mutation)
-        stored = result.model_dump(mode="json", exclude_none=True)
+        stored = _remembered(result.model_dump(mode="json", exclude_none=True))
         answered[mutation.mutation_id] = seen[mutation.mutation_id] = stored
         results.append(result)
     # Remembered in the transaction of the mutations themselves, in one statement.

@@ -214,6 +214,17 @@ async def test_partner_reads_proposals_of_its_programs_only(
     assert (await partner.get(f"{PROPOSALS}/{linked['id']}/funding")).status_code == 200
     assert_problem(await partner.get(f"{PROPOSALS}/{unlinked['id']}"), 404)
     assert_problem(await partner.patch(f"{PROPOSALS}/{linked['id']}", json={"title": "x"}), 403)
+    # The planning record without its free-text notes (they may quote a villager) or who
+    # recorded each move; staff see both.
+    r = await admin.post(
+        f"{PROPOSALS}/{linked['id']}/transitions",
+        json={"to": "agreed", "date": "2025-08-01", "note": "Diusulkan Pak Sutrisno, RT 02"},
+    )
+    assert r.status_code == 200, r.text
+    entries = (await partner.get(f"{PROPOSALS}/{linked['id']}/transitions")).json()["items"]
+    assert [(e["to_status"], e["note"], e["actor_id"]) for e in entries] == [("agreed", None, None)]
+    staff = (await admin.get(f"{PROPOSALS}/{linked['id']}/transitions")).json()["items"]
+    assert staff[0]["note"] == "Diusulkan Pak Sutrisno, RT 02" and staff[0]["actor_id"]
     # A partner of no program of the community sees nothing.
     stranger = as_user(await make_user(Role.partner))
     assert (await stranger.get(PROPOSALS)).json()["items"] == []
