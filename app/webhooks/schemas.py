@@ -45,7 +45,7 @@ class EndpointCreate(InputModel):
     url: str = Field(
         min_length=8,
         max_length=2000,
-        pattern=r"^https?://[^\s]+$",
+        pattern=r"^https?://[^\s\u0000]+$",
         description="https (plain http only when the server allows insecure targets).",
         examples=[URL_EXAMPLE],
     )
@@ -70,7 +70,7 @@ class EndpointUpdate(PatchModel):
     not_null = ("url", "event_types", "is_active")
 
     url: str | None = Field(
-        default=None, min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$"
+        default=None, min_length=8, max_length=2000, pattern=r"^https?://[^\s\u0000]+$"
     )
     event_types: (
         Annotated[
