@@ -244,16 +244,14 @@ async def check_collision_budget(session: AsyncSession, principal: Principal, li
 async def nik_collision(
     session: AsyncSession, principal: Principal, holder: uuid.UUID, note: str
 ) -> NoReturn:
-    """Audit the collision (the holder's id, never the NIK) in a transaction of its own,
-    since the request's fails after it — committing the request's own transaction here
-    would commit the earlier mutations of a sync push halfway; then the same 409 wherever
-    the holder lives. The caller's collision lock is held until the request ends, so the
-    next attempt counts this one."""
-    async with AsyncSession(session.bind, expire_on_commit=False) as own:
-        await audit.record(
-            own, principal, repository.NIK_COLLISION, "people", holder, ["nik"], note=note
-        )
-        await own.commit()
+    """Audit the collision (the holder's id, never the NIK) and commit it now, since the
+    request fails after it; then the same 409 wherever the holder lives. (Inside a sync
+    push this commits the mutations before it: a second connection for the audit instead
+    starved the pool under concurrent collisions — see the closing note.)"""
+    await audit.record(
+        session, principal, repository.NIK_COLLISION, "people", holder, ["nik"], note=note
+    )
+    await session.commit()
     raise Conflict(NIK_TAKEN)
 
 
