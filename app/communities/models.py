@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, DateTime, Index, Numeric, String, func, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from app.core.models import ResourceMixin, enum_check, utcnow
+from app.core.models import ResourceMixin, empty_list, enum_check, utcnow
 
 
 class CommunityKind(StrEnum):
@@ -57,7 +57,7 @@ class Community(ResourceMixin, table=True):
     latitude: float | None = Field(default=None, nullable=True)
     longitude: float | None = Field(default=None, nullable=True)
     potentials: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_type=ARRAY(String()),
         nullable=False,
         sa_column_kwargs={"server_default": "{}"},

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from app.core.context import request_id_var
-from app.core.models import IdMixin, utcnow
+from app.core.deferred import defer
+from app.core.models import IdMixin, utcnow, uuid7
 
 if TYPE_CHECKING:
     from app.core.principal import Principal
@@ -57,16 +58,21 @@ async def record(
     changed_fields: Iterable[str] = (),
     note: str | None = None,
 ) -> None:
-    """Add an audit event to the caller's transaction (it commits with the change)."""
-    session.add(
-        AuditEvent(
-            actor_id=principal.id if principal else None,
-            actor_kind=principal.kind if principal else None,
-            action=action,
-            resource=resource,
-            resource_id=resource_id,
-            changed_fields=sorted(set(changed_fields)),
-            request_id=request_id_var.get(),
-            note=note,
-        )
+    """Add an audit event to the caller's transaction: written when it commits, with the
+    change, in one statement with the transaction's other events (``app.core.deferred``)."""
+    await defer(
+        session,
+        AuditEvent.__table__,  # type: ignore[attr-defined]
+        {
+            "id": uuid7(),
+            "at": utcnow(),
+            "actor_id": principal.id if principal else None,
+            "actor_kind": principal.kind if principal else None,
+            "action": action,
+            "resource": resource,
+            "resource_id": resource_id,
+            "changed_fields": sorted(set(changed_fields)),
+            "request_id": request_id_var.get(),
+            "note": note,
+        },
     )

@@ -28,10 +28,10 @@ import orjson
 from fastapi import Header, Request, Response
 from pydantic import BeforeValidator, WithJsonSchema
 from sqlalchemy import DateTime, delete, func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from app.core.deferred import defer, waiting
 from app.core.errors import AppError, PreconditionFailed, problem_responses
 from app.core.http import etag_of, model_response
 from app.core.i18n import M
@@ -112,7 +112,14 @@ async def decide(
             raise PreconditionFailed(M.put_nothing_to_match)
         return PutOutcome.created
     if condition.create_only:
-        stored = await session.scalar(
+        stored = next(
+            (
+                row["body_digest"]
+                for row in waiting(session, PutCreation.__table__)  # type: ignore[attr-defined]
+                if row["resource"] == resource and row["id"] == item_id
+            ),
+            None,
+        ) or await session.scalar(
             select(PutCreation.body_digest).where(
                 PutCreation.resource == resource, PutCreation.id == item_id
             )
@@ -143,10 +150,12 @@ async def decide(
 async def remember_creation(
     session: AsyncSession, resource: str, item_id: uuid.UUID, digest: str
 ) -> None:
-    await session.execute(
-        insert(PutCreation)
-        .values(resource=resource, id=item_id, body_digest=digest)
-        .on_conflict_do_nothing()
+    """Kept with the row, written at commit with the transaction's other creations."""
+    await defer(
+        session,
+        PutCreation.__table__,  # type: ignore[attr-defined]
+        {"resource": resource, "id": item_id, "body_digest": digest},
+        skip_conflict=True,
     )
 
 
@@ -172,6 +181,12 @@ async def id_taken(session: AsyncSession, model: Any, item_id: uuid.UUID) -> boo
     """Whether any row (deleted, or outside the caller's scope) already has this id."""
     found = await session.scalar(select(model.id).where(model.id == item_id))
     return found is not None
+
+
+async def ids_taken(session: AsyncSession, model: Any, item_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """``id_taken`` for many ids in one query."""
+    found = await session.scalars(select(model.id).where(model.id.in_(item_ids)))
+    return set(found)
 
 
 def replacement(update_cls: type[Any], body: Any, *, write_only: tuple[str, ...] = ()) -> Any:

@@ -7,6 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, MetaData, func
 from sqlmodel import Field, SQLModel
@@ -24,6 +25,18 @@ metadata: MetaData = SQLModel.metadata
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def empty_list() -> list[Any]:
+    """``default_factory`` of list columns on table models. Not ``list``: for every row a
+    table model builds, pydantic inspects the factory's signature, and a builtin's is
+    parsed from text (~60 µs each, a third of building a ``Person``)."""
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    """As ``empty_list``, for mapping columns."""
+    return {}
 
 
 def uuid7() -> uuid.UUID:

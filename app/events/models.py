@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlmodel import Field
 
-from app.core.models import IdMixin, utcnow
+from app.core.models import IdMixin, empty_dict, empty_list, utcnow
 
 # The statement default of ``txid``: the writing transaction's 64-bit id (PostgreSQL 13+).
 TXID_DEFAULT = "(pg_current_xact_id()::text)::bigint"
@@ -49,12 +49,12 @@ class Event(IdMixin, table=True):
         nullable=False,
         sa_column_kwargs={"server_default": func.now()},
     )
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB, nullable=False)
+    data: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSONB, nullable=False)
     # Scope, read by the feed and by the dispatcher at send time (never sent out):
     # which resource family the event is about and the ids its visibility depends on.
     resource: str = Field(max_length=40, nullable=False)
     program_ids: list[uuid.UUID] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_column=Column(
             ARRAY(PGUUID(as_uuid=True)), nullable=False, server_default=text("'{}'::uuid[]")
         ),

@@ -20,8 +20,7 @@ from app.assessments.models import NeedsAssessment
 from app.assessments.repository import assessments
 from app.auth.policy import person_scope, program_scope
 from app.auth.repository import ScopedRepository
-from app.core.audit import AuditEvent
-from app.core.context import request_id_var
+from app.core import audit
 from app.core.errors import Conflict
 from app.core.fastpath import among, fetch_views
 from app.core.i18n import M
@@ -303,22 +302,7 @@ async def audit_created(
     ids: Sequence[uuid.UUID],
     changed_fields: Sequence[str],
 ) -> None:
-    """The audit events of a bulk insert, in one statement (``audit.record`` adds one
-    entity per event)."""
-    request_id = request_id_var.get()
-    await session.execute(
-        insert(AuditEvent.__table__),  # type: ignore[attr-defined]
-        [
-            {
-                "id": uuid7(),
-                "actor_id": principal.id,
-                "actor_kind": principal.kind,
-                "action": "create",
-                "resource": RESOURCE,
-                "resource_id": rid,
-                "changed_fields": list(changed_fields),
-                "request_id": request_id,
-            }
-            for rid in ids
-        ],
-    )
+    """The audit events of a bulk insert (written at commit in one statement with the
+    transaction's other events, ``app.core.deferred``)."""
+    for rid in ids:
+        await audit.record(session, principal, "create", RESOURCE, rid, changed_fields)

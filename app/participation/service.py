@@ -24,9 +24,10 @@ from app.core.conditional import (
     PutOutcome,
     body_digest,
     conditional_put,
+    remember_creation,
     replacement,
 )
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from app.core.i18n import M, current_language, render, validation_message
 from app.core.pii import PersonalData
 from app.core.principal import Principal
@@ -197,14 +198,17 @@ async def insert_records(
 # --- the endpoints' orchestration -----------------------------------------------------------
 
 
-def raise_problem(problem: RowProblem) -> NoReturn:
+def problem_error(problem: RowProblem) -> AppError:
     """A single row's problem as the HTTP problem of its status."""
-    loc = ["body", *problem.loc]
     if problem.status == 409:
-        raise Conflict(problem.detail)
+        return Conflict(problem.detail)
     if problem.status == 403:
-        raise Forbidden(problem.detail)
-    raise Unprocessable(problem.detail, loc=loc)
+        return Forbidden(problem.detail)
+    return Unprocessable(problem.detail, loc=["body", *problem.loc])
+
+
+def raise_problem(problem: RowProblem) -> NoReturn:
+    raise problem_error(problem)
 
 
 async def create_record(
@@ -227,6 +231,36 @@ async def create_record(
     if not created:
         raise Conflict(M.participation_duplicate)
     return await records.get(session, principal, next(iter(created.values())))
+
+
+async def create_new_ids(
+    session: AsyncSession, principal: Principal, items: Sequence[tuple[uuid.UUID, RecordCreate]]
+) -> list[uuid.UUID | AppError]:
+    """Many creates through ``put_record`` of ids nobody holds (a sync push's run of new
+    records): the rules of ``create_record`` for each row, one look-up per kind and one
+    INSERT for all. Answers, per item, its id or the problem its own create would raise."""
+    authorize(principal, RESOURCE, WRITE)
+    rows = [body.model_dump() for _, body in items]
+    found = await load_lookups(session, principal, rows)
+    outcomes: list[uuid.UUID | AppError] = []
+    values: list[dict[str, Any]] = []
+    for (item_id, _), row in zip(items, rows, strict=True):
+        try:
+            person, context = check_row(principal, row, found)
+        except RowProblem as problem:
+            outcomes.append(problem_error(problem))
+            continue
+        values.append({**record_values(principal, row, person, context), "id": item_id})
+        outcomes.append(item_id)
+    made = set((await insert_records(session, principal, values)).values())
+    for n, (item_id, body) in enumerate(items):
+        if isinstance(outcomes[n], AppError):
+            continue
+        if item_id in made:
+            await remember_creation(session, RESOURCE, item_id, body_digest({}, body))
+        else:  # its person already took part there (an earlier row, or a concurrent writer)
+            outcomes[n] = Conflict(M.participation_duplicate)
+    return outcomes
 
 
 async def changeable(

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Index, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
-from app.core.models import ResourceMixin, enum_check
+from app.core.models import ResourceMixin, empty_list, enum_check
 
 
 class Sex(StrEnum):
@@ -64,13 +64,13 @@ class Person(ResourceMixin, table=True):
         default=False, nullable=False, sa_column_kwargs={"server_default": "false"}
     )
     vulnerable_groups: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_type=ARRAY(String()),
         nullable=False,
         sa_column_kwargs={"server_default": "{}"},
     )
     consent_purposes: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_type=ARRAY(String()),
         nullable=False,
         sa_column_kwargs={"server_default": "{}"},

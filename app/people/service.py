@@ -25,9 +25,10 @@ from app.core.conditional import (
     body_digest,
     conditional_put,
     forget_creation,
+    remember_creation,
     replacement,
 )
-from app.core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from app.core.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from app.core.i18n import M
 from app.core.pagination import ListParams
 from app.core.pii import NIK_FIELD, PHONE_FIELD, PersonalData, PiiCipher, PiiKeyError, mask
@@ -291,6 +292,16 @@ async def flush_claimed(
         await nik_collision(session, principal, holder, note)
 
 
+def new_person_values(body: PersonCreate, personal: PersonalData) -> dict[str, Any]:
+    """A new person's columns from a create body: purposes given without a consent time
+    were consented now; NIK and phone encrypted."""
+    values = body.model_dump(exclude_unset=True)
+    if values.get("consent_purposes") and not values.get("consent_given_at"):
+        values["consent_given_at"] = datetime.now(UTC)
+    apply_personal_fields(values, personal)
+    return values
+
+
 async def create(
     session: AsyncSession,
     principal: Principal,
@@ -303,10 +314,7 @@ async def create(
     """Register a person (``item_id``: a client-made id, PUT); purposes given without a
     consent time were consented now."""
     await check_community(session, principal, body.community_id)
-    values = body.model_dump(exclude_unset=True)
-    if values.get("consent_purposes") and not values.get("consent_given_at"):
-        values["consent_given_at"] = datetime.now(UTC)
-    apply_personal_fields(values, personal)
+    values = new_person_values(body, personal)
     nik_hash = values.get("nik_hash")
     note = f"create in community {body.community_id}"
     if nik_hash is not None:
@@ -435,6 +443,51 @@ async def reencrypt_all(session: AsyncSession, cipher: PiiCipher, batch: int = 5
         await session.flush()
 
 
+def put_digest(personal: PersonalData, body: PersonCreate) -> str:
+    # Keyed: the body holds personal data, its plain digest must not be stored.
+    return personal.nik_digest(body_digest({}, body))
+
+
+async def create_new_ids(
+    session: AsyncSession,
+    principal: Principal,
+    personal: PersonalData,
+    items: Sequence[tuple[uuid.UUID, PersonCreate]],
+) -> list[Person | AppError]:
+    """Many creates through ``put`` of ids nobody holds (a sync push's run of new people),
+    the rules of ``create`` for each, one INSERT for all. Bodies without a NIK only: a NIK
+    claim is serialised, limited and audited one at a time (those go through ``put``).
+    Answers, per item, the person made or the problem its own create would raise; a
+    flush that fails (an id taken meanwhile) raises, for the caller to roll back."""
+    authorize(principal, "people", WRITE)
+    community_problems: dict[uuid.UUID, AppError | None] = {}
+    outcomes: list[Person | AppError] = []
+    for item_id, body in items:
+        if body.nik is not None:
+            raise ValueError("a body with a NIK is created through put")
+        if body.community_id not in community_problems:
+            try:
+                await check_community(session, principal, body.community_id)
+                community_problems[body.community_id] = None
+            except AppError as refused:
+                community_problems[body.community_id] = refused
+        outcomes.append(
+            community_problems[body.community_id]
+            or Person(id=item_id, **new_person_values(body, personal))
+        )
+    made = [
+        (person, body)
+        for person, (_, body) in zip(outcomes, items, strict=True)
+        if isinstance(person, Person)
+    ]
+    session.add_all([person for person, _ in made])
+    await session.flush()
+    for person, body in made:
+        await audit.record(session, principal, "create", "people", person.id, body.model_fields_set)
+        await remember_creation(session, "people", person.id, put_digest(personal, body))
+    return outcomes
+
+
 async def put(
     session: AsyncSession,
     principal: Principal,
@@ -478,8 +531,7 @@ async def put(
         resource="people",
         model=Person,
         item_id=person_id,
-        # Keyed: the body holds personal data, its plain digest must not be stored.
-        digest=personal.nik_digest(body_digest({}, body)),
+        digest=put_digest(personal, body),
         load=load,
         present=current,
         create=make,

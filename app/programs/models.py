@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from app.core.models import ResourceMixin, enum_check
+from app.core.models import ResourceMixin, empty_list, enum_check
 
 
 class ProgramStatus(StrEnum):
@@ -84,7 +84,7 @@ class Program(ResourceMixin, table=True):
     summary: str | None = Field(default=None, sa_type=Text, nullable=True)
     background: str | None = Field(default=None, sa_type=Text, nullable=True)
     objectives: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_type=ARRAY(String()),
         nullable=False,
         sa_column_kwargs={"server_default": "{}"},

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from app.core.models import IdMixin, ResourceMixin, enum_check, utcnow
+from app.core.models import IdMixin, ResourceMixin, empty_list, enum_check, utcnow
 
 
 class DeliveryStatus(StrEnum):
@@ -44,7 +44,9 @@ class WebhookEndpoint(ResourceMixin, table=True):
         default=None, foreign_key="partners.id", nullable=True, ondelete="CASCADE"
     )
     url: str = Field(max_length=2000, nullable=False)
-    event_types: list[str] = Field(default_factory=list, sa_type=ARRAY(String(60)), nullable=False)
+    event_types: list[str] = Field(
+        default_factory=empty_list, sa_type=ARRAY(String(60)), nullable=False
+    )
     description: str | None = Field(default=None, max_length=500, nullable=True)
     is_active: bool = Field(default=True, nullable=False)
     disabled_reason: str | None = Field(default=None, max_length=40, nullable=True)
@@ -113,7 +115,7 @@ class WebhookDelivery(IdMixin, table=True):
     last_response: str | None = Field(default=None, max_length=1024, nullable=True)
     # Every attempt: {"at", "status_code", "duration_ms", "error"} (bounded, newest last).
     attempt_log: list[dict[str, Any]] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
     delivered_at: datetime | None = Field(
