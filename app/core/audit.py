@@ -57,9 +57,12 @@ async def record(
     resource_id: uuid.UUID | None = None,
     changed_fields: Iterable[str] = (),
     note: str | None = None,
+    *,
+    at_once: bool = False,
 ) -> None:
     """Add an audit event to the caller's transaction: written when it commits, with the
-    change, in one statement with the transaction's other events (``app.core.deferred``)."""
+    change, in one statement with the transaction's other events (``app.core.deferred``);
+    ``at_once``: written now (a later statement of the transaction reads it)."""
     await defer(
         session,
         AuditEvent.__table__,  # type: ignore[attr-defined]
@@ -75,4 +78,5 @@ async def record(
             "request_id": request_id_var.get(),
             "note": note,
         },
+        at_once=at_once,
     )

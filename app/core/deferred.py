@@ -64,11 +64,16 @@ def _pending(session: Session) -> _Pending:
 
 
 async def defer(
-    session: AsyncSession, table: Table, values: dict[str, Any], *, skip_conflict: bool = False
+    session: AsyncSession,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    skip_conflict: bool = False,
+    at_once: bool = False,
 ) -> None:
     """Write ``values`` into ``table`` when the transaction commits (``skip_conflict``:
-    ``ON CONFLICT DO NOTHING``)."""
-    if isinstance(session.sync_session, DeferringSession):
+    ``ON CONFLICT DO NOTHING``; ``at_once``: now, for a row read later in the transaction)."""
+    if not at_once and isinstance(session.sync_session, DeferringSession):
         _pending(session.sync_session).rows.append((table, skip_conflict, values))
         return
     await session.execute(_statement(table, skip_conflict), [values])

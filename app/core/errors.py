@@ -9,7 +9,7 @@ OpenAPI so every operation lists its errors.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -92,6 +92,10 @@ class RetryRequest(Exception):
 class AppError(Exception):
     status: int = 500
     slug: str = "internal-error"
+    # A record the refusal must leave although the change it refuses is rolled back (a
+    # NIK collision's audit entry): written, in the request's transaction, after the
+    # rollback (app.core.db.get_session) or after a sync mutation's savepoint rollback.
+    after_rollback: Callable[[Any], Awaitable[None]] | None = None
 
     def __init__(
         self,

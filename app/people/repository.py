@@ -125,14 +125,16 @@ async def ensure_nik_free(
 
 async def flush_unique(session: AsyncSession) -> None:
     """Flush; a NIK registered concurrently (the unique index) becomes ``NikTaken``, not a
-    500. The failed transaction is rolled back, so the session can record the collision in
-    a fresh one. (A savepoint would not help: ``begin_nested`` flushes pending changes
-    before it starts, outside the savepoint.)"""
+    500. The failed transaction is rolled back — inside a savepoint (a sync push's
+    mutation) only that savepoint — so the session can go on and record the collision.
+    (A request opens no savepoint for it: ``begin_nested`` flushes pending changes before
+    it starts, outside the savepoint.)"""
     try:
         await session.flush()
     except IntegrityError as exc:
         if "uq_people_nik_hash_live" in str(exc.orig):
-            await session.rollback()
+            nested = session.get_nested_transaction()
+            await (nested.rollback() if nested is not None else session.rollback())
             raise NikTaken() from None
         raise
 

@@ -245,15 +245,25 @@ async def check_collision_budget(session: AsyncSession, principal: Principal, li
 async def nik_collision(
     session: AsyncSession, principal: Principal, holder: uuid.UUID, note: str
 ) -> NoReturn:
-    """Audit the collision (the holder's id, never the NIK) and commit it now, since the
-    request fails after it; then the same 409 wherever the holder lives. (Inside a sync
-    push this commits the mutations before it: a second connection for the audit instead
-    starved the pool under concurrent collisions — see the closing note.)"""
-    await audit.record(
-        session, principal, repository.NIK_COLLISION, "people", holder, ["nik"], note=note
-    )
-    await session.commit()
-    raise Conflict(NIK_TAKEN)
+    """The same 409 wherever the holder lives, whose audit entry (the holder's id, never
+    the NIK) outlives the refused change: written after its rollback, at once (the next
+    claim of a sync push counts it), and committed with the request or the push."""
+    conflict = Conflict(NIK_TAKEN)
+
+    async def record(session: AsyncSession) -> None:
+        await audit.record(
+            session,
+            principal,
+            repository.NIK_COLLISION,
+            "people",
+            holder,
+            ["nik"],
+            note=note,
+            at_once=True,
+        )
+
+    conflict.after_rollback = record
+    raise conflict
 
 
 async def claim_nik(

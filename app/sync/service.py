@@ -286,6 +286,8 @@ async def _apply(ctx: Ctx, m: Mutation) -> MutationResult:
     except (AppError, ValidationError, IntegrityError) as exc:
         if savepoint.is_active:
             await savepoint.rollback()
+        if isinstance(exc, AppError) and exc.after_rollback is not None:
+            await exc.after_rollback(session)  # committed with the push
         return await _failed(ctx, m, exc)
     if savepoint.is_active:
         await savepoint.commit()

@@ -13,7 +13,7 @@ import pytest
 from app.core.models import uuid7
 from app.sync import service as sync_service
 from tests.factories import PEOPLE, create_assessment, make_person
-from tests.sync.conftest import Device
+from tests.sync.conftest import SYNC, Device
 from tests.sync.test_sync import new_person, upsert
 
 NIKS = ("3204124506850003", "3204120506850004")
@@ -182,3 +182,78 @@ async def test_interleaved_people_and_records_keep_the_order_s_meaning(
     assert results[8]["errors"][0]["loc"] == ["body", "person_id"]
     assert await raw_db.fetchval("SELECT count(*) FROM participation_records") == 4
     assert await raw_db.fetchval("SELECT count(*) FROM people") == 5
+
+
+async def test_nik_collisions_in_a_push_are_audited_limited_and_commit_nothing_early(
+    app: Any,
+    admin: httpx.AsyncClient,
+    facilitator: httpx.AsyncClient,
+    community: dict[str, Any],
+    other_community: dict[str, Any],
+    raw_db: Any,
+) -> None:
+    """A NIK taken elsewhere is a rejected mutation whose audit entry stays; past the
+    hourly limit the next claims are refused (429) within the same push; and the push is
+    still one transaction: a retry after a lost answer is all duplicates."""
+    limit = app.state.settings.nik_collisions_per_hour
+    await make_person(admin, other_community["id"], name="Pemegang", nik=NIKS[0])
+    cid = community["id"]
+    before, after = uuid7(), uuid7()
+    collide = [
+        upsert("people", uuid7(), new_person(cid, f"Tabrakan {n}", nik=NIKS[0]))
+        for n in range(limit + 2)
+    ]
+    mutations = [
+        upsert("people", before, new_person(cid, "Sebelum")),
+        *collide,
+        upsert("people", after, new_person(cid, "Sesudah")),
+    ]
+    device = Device(facilitator)
+    results = await device.push(mutations)
+    statuses = [r["status"] for r in results]
+    assert statuses == ["applied"] + ["rejected"] * (limit + 2) + ["applied"], results
+    kinds = [r["errors"][0]["type"] for r in results[1:-1]]
+    assert kinds == ["conflict"] * limit + ["too-many-requests"] * 2, kinds
+    audited_collisions = await raw_db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE action = 'nik_collision'"
+    )
+    assert audited_collisions == limit
+    names = {r["full_name"] for r in await raw_db.fetch("SELECT full_name FROM people")}
+    assert names == {"Pemegang", "Sebelum", "Sesudah"}
+    again = await device.push(mutations)
+    assert {r["status"] for r in again} == {"duplicate"}
+
+
+async def test_a_push_failing_after_a_nik_collision_leaves_nothing(
+    admin: httpx.AsyncClient,
+    community: dict[str, Any],
+    other_community: dict[str, Any],
+    raw_db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The collision's audit entry is written in the push's own transaction, not committed
+    on its own: a push that fails later leaves neither it nor the mutations before it."""
+    await make_person(admin, other_community["id"], name="Pemegang", nik=NIKS[0])
+
+    async def lost(*args: Any) -> None:
+        raise RuntimeError("the push fails before its commit")
+
+    monkeypatch.setattr(sync_service.repository, "remember", lost)
+    cid = community["id"]
+    body = {
+        "device_id": "tablet-gagal",
+        "mutations": [
+            upsert("people", uuid7(), new_person(cid, "Sebelum")),
+            upsert("people", uuid7(), new_person(cid, "Tabrakan", nik=NIKS[0])),
+        ],
+    }
+    r = await admin.post(f"{SYNC}/push", json=body)
+    assert r.status_code == 500, r.text
+    names = {r["full_name"] for r in await raw_db.fetch("SELECT full_name FROM people")}
+    assert names == {"Pemegang"}
+    assert (
+        await raw_db.fetchval(
+            "SELECT count(*) FROM audit_events WHERE action = $1", "nik_collision"
+        )
+        == 0
+    )
