@@ -52,12 +52,21 @@ def start_berdaya(data_dir: Path, database_url: str, port: int, workers: int) ->
 
 
 def start_floor(dsn: str, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "FLOOR_DSN": dsn}
+    return _uvicorn("floor:app", {"FLOOR_DSN": dsn}, port, workers)
+
+
+def start_peer(dsn: str, secret: str, port: int, workers: int) -> subprocess.Popen:
+    """The template-style peer (bench/peer.py) on the same database, psycopg 3 driver."""
+    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    return _uvicorn("peer:app", {"PEER_DSN": url, "PEER_SECRET": secret}, port, workers)
+
+
+def _uvicorn(target: str, env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     cmd = [
         PYTHON,
         "-m",
         "uvicorn",
-        "floor:app",
+        target,
         "--app-dir",
         str(BENCH),
         "--port",
@@ -69,7 +78,8 @@ def start_floor(dsn: str, port: int, workers: int) -> subprocess.Popen:
         "--no-access-log",
         "--no-server-header",
     ]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def stop(process: subprocess.Popen) -> None:

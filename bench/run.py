@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import statistics
 import sys
 import time
@@ -40,6 +41,7 @@ from bench.common import (
     rss_mb,
     start_berdaya,
     start_floor,
+    start_peer,
     stop,
     wait_ready,
 )
@@ -78,6 +80,7 @@ async def prepare(database_url: str, pages_deep: int, limit: int) -> dict[str, A
                 "SELECT id FROM people WHERE deleted_at IS NULL ORDER BY random() LIMIT 1000"
             )
         ]
+        admin_id = await conn.fetchval("SELECT id FROM users WHERE role = 'admin' LIMIT 1")
         total = await conn.fetchval(
             "SELECT count(*) FROM participation_records WHERE deleted_at IS NULL"
         )
@@ -97,6 +100,7 @@ async def prepare(database_url: str, pages_deep: int, limit: int) -> dict[str, A
         "people": people,
         "cursors": cursors,
         "depth_rows": depth,
+        "admin_id": str(admin_id),
     }
 
 
@@ -234,6 +238,13 @@ def loads(prefix: str, inputs: dict[str, Any], limit: int) -> dict[str, Load]:
     }
 
 
+def peer_token(user_id: str, secret: str) -> str:
+    """A bearer token the template-style peer (bench/peer.py) accepts for ``user_id``."""
+    from jose import jwt
+
+    return str(jwt.encode({"sub": user_id}, secret, algorithm="HS256"))
+
+
 def with_headers(load: Load, headers: dict[str, str] | None) -> Load:
     return Load(load.method, load.paths, load.bodies, headers)
 
@@ -320,13 +331,17 @@ def main() -> None:
     batch: dict[str, list[float]] = {}
     rss: list[tuple[float, float]] = []
     for workers in args.workers:
-        fport, bport = free_port(), free_port()
+        fport, bport, pport = free_port(), free_port(), free_port()
         floor = start_floor(plain_dsn(database_url), fport, workers)
         server = start_berdaya(data_dir, database_url, bport, workers)
+        peer_secret = secrets.token_urlsafe(32)
+        peer = start_peer(plain_dsn(database_url), peer_secret, pport, workers)
         fbase, bbase = f"http://127.0.0.1:{fport}", f"http://127.0.0.1:{bport}"
+        pbase = f"http://127.0.0.1:{pport}"
         run: dict[str, Any] = {}
         try:
             wait_ready(fbase, "/ping")
+            wait_ready(pbase, "/ping")
             wait_ready(bbase)
             bearer = token(bbase, info["admin_password"])
             if fixtures is None:
@@ -352,18 +367,23 @@ def main() -> None:
                 berdaya_load = with_headers(loads(API, inputs, limit)[name], auth)
                 pair = {}
                 opened = {}
-                for who, base, load in (
-                    ("floor", fbase, floor_loads[name]),
-                    ("berdaya", bbase, berdaya_load),
-                ):
+                contenders = [("floor", fbase, floor_loads[name]), ("berdaya", bbase, berdaya_load)]
+                if name == "community":  # the template-style peer serves this one
+                    peer_auth = {
+                        "Authorization": f"Bearer {peer_token(inputs['admin_id'], peer_secret)}"
+                    }
+                    contenders.append(("peer", pbase, with_headers(floor_loads[name], peer_auth)))
+                for who, base, load in contenders:
                     drive(base, load, warmup, args.connections, prefer_wrk=prefer_wrk)
                     before = sessions(database_url)
                     pair[who] = drive(base, load, seconds, args.connections, prefer_wrk=prefer_wrk)
                     opened[who] = sessions(database_url, settle=1.5) - before - 1
                 run[name] = {k: asdict(v) for k, v in pair.items()}
                 run[name]["sessions_opened"] = opened
+                peer_text = f" | peer{fmt(pair['peer'])}" if "peer" in pair else ""
                 print(
-                    f"  {LABELS[name]:<44}{fmt(pair['floor'])} |{fmt(pair['berdaya'])}", flush=True
+                    f"  {LABELS[name]:<44}{fmt(pair['floor'])} |{fmt(pair['berdaya'])}{peer_text}",
+                    flush=True,
                 )
             # POST single: each run on fresh activities, each body a new (person, activity)
             # pair, enough of them that no body is sent twice (a repeat would be a 409).
@@ -428,6 +448,7 @@ def main() -> None:
         finally:
             stop(server)
             stop(floor)
+            stop(peer)
         results["runs"][str(workers)] = run
     results["batch_seconds"] = batch
     results["rss_mb"] = rss
@@ -527,10 +548,17 @@ def report(results: dict[str, Any]) -> None:
             f"{rss[-1][0]:.0f} s ({growth:+.1%})  target steady (<= +10%) "
             f"{'MET' if growth <= 0.10 else 'NOT MET'}"
         )
-    print(
-        "template-style peer (sync SQLModel Session.get): not measured; no synchronous "
-        "PostgreSQL driver (psycopg) is in the lock files"
-    )
+    for workers, run in results["runs"].items():
+        peer = run["community"].get("peer")
+        if peer and peer["rps"]:
+            times = run["community"]["berdaya"]["rps"] / peer["rps"]
+            ok = times >= 3.0
+            met[f"GET by id >= 3x the template-style peer (w={workers})"] = ok
+            print(
+                f"{'template-style peer, GET /communities/{id}':<44}{workers:>2}"
+                f"{peer['rps']:>10.0f} r/s (sync SQLModel Session.get, psycopg): Berdaya "
+                f"{times:.2f}x  target >=3x {'MET' if ok else 'NOT MET'}"
+            )
     met.update(reports_bench.print_report(results.get("reports", {})))
     print(f"\ntargets met: {sum(met.values())}/{len(met)}")
     for name, ok in met.items():
