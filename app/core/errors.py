@@ -258,6 +258,29 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+# Transaction rollbacks PostgreSQL chose to break a conflict between concurrent writers:
+# nothing of the request was saved, and the same request succeeds when sent again.
+_TRANSIENT_STATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True for a deadlock or serialization failure (raised through SQLAlchemy or by the
+    driver): the client retries, so 503 with Retry-After, never 500."""
+    return _sqlstate(exc) in _TRANSIENT_STATES
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate)
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return None if state is None else str(state)
+
+
 # SQLSTATEs of class 22 (data exception) that only bad input causes.
 _INVALID_DATA_STATES = {
     "22021",  # character_not_in_repertoire (NUL in text)
@@ -274,15 +297,29 @@ def is_invalid_data(exc: BaseException) -> bool:
     SQLAlchemy, or by the driver for statements run on it: ``app.core.db.driver_fetch``)."""
     if isinstance(exc, asyncpg.exceptions.DataError):  # a value the driver cannot encode
         return True
-    if isinstance(exc, asyncpg.PostgresError):
-        return exc.sqlstate in _INVALID_DATA_STATES
-    if not isinstance(exc, DBAPIError):
-        return False
-    orig = getattr(exc, "orig", None)
-    state = getattr(orig, "sqlstate", None) or getattr(
-        getattr(orig, "__cause__", None), "sqlstate", None
-    )
-    return state in _INVALID_DATA_STATES
+    return _sqlstate(exc) in _INVALID_DATA_STATES
+
+
+def database_fault(exc: BaseException) -> AppError | None:
+    """The answer to a database error that escaped a route (here, or in the outermost
+    middleware when it escaped the request's session); None: a bug, answered 500.
+
+    * a value PostgreSQL refused that the schema let through (a NUL character in text, a
+      number or date out of range): the client's input, 422;
+    * a deadlock or serialization failure: nothing was saved and the same request will
+      succeed, 503 with Retry-After 1;
+    * the database out of reach (down, restarting, the pool exhausted): 503, Retry-After 2.
+    """
+    if is_invalid_data(exc):
+        invalid = [{"loc": [], "message": M.invalid_value, "type": "value_error"}]
+        return Unprocessable(M.value_unstorable, extra={"errors": invalid})
+    if is_transient_conflict(exc):
+        log.warning("transaction rolled back by the database: %s", _sqlstate(exc))
+        return ServiceUnavailable(M.concurrent_write, headers={"Retry-After": "1"})
+    if is_database_unavailable(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable(M.database_unavailable, headers={"Retry-After": "2"})
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -341,27 +378,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
-        if is_invalid_data(exc):
-            # PostgreSQL refused a value the schema let through (a NUL character in text,
-            # a number or date out of its range): the client's input, so 422, not 500.
-            return problem_response(
-                request,
-                422,
-                slug="validation-error",
-                detail=M.value_unstorable,
-                extra={"errors": [{"loc": [], "message": M.invalid_value, "type": "value_error"}]},
-            )
-        if is_database_unavailable(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return problem_response(
-                request,
-                503,
-                slug="service-unavailable",
-                detail=M.database_unavailable,
-                headers={"Retry-After": "2"},
-            )
-        log.exception("unhandled error")
-        return problem_response(request, 500, slug="internal-error", detail=M.internal_error)
+        fault = database_fault(exc)
+        if fault is None:
+            log.exception("unhandled error")
+            return problem_response(request, 500, slug="internal-error", detail=M.internal_error)
+        return problem_response(
+            request,
+            fault.status,
+            slug=fault.slug,
+            detail=fault.detail,
+            extra=fault.extra,
+            headers=fault.headers,
+        )
 
 
 _STATUS_DESCRIPTIONS = {

@@ -601,6 +601,10 @@ class M:
         "the database is unavailable; retry shortly",
         "basis data sedang tidak tersedia; coba lagi sebentar lagi",
     )
+    concurrent_write = Message(
+        "a concurrent change got in the way and nothing was saved; retry",
+        "perubahan lain pada saat yang sama menghalangi dan tidak ada yang disimpan; coba lagi",
+    )
     database_unreachable = Message(
         "the database is unreachable", "basis data tidak dapat dihubungi"
     )

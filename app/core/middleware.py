@@ -27,8 +27,7 @@ from app.core.context import request_id_var
 from app.core.errors import (
     PROBLEM_MEDIA_TYPE,
     RetryRequest,
-    is_database_unavailable,
-    is_invalid_data,
+    database_fault,
     problem_body,
 )
 from app.core.i18n import M, language_var, negotiate
@@ -72,8 +71,6 @@ async def _send_problem(
         (b"content-language", language_var.get().encode()),
     ]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    if status == 503:
-        raw_headers.append((b"retry-after", b"2"))
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -133,34 +130,24 @@ class RequestContextMiddleware:
             if status_holder["started"]:
                 error_log.exception("error after the response started")
                 raise
-            if is_database_unavailable(exc):
-                status_holder["status"] = 503
-                await _send_problem(
-                    send,
-                    503,
-                    path,
-                    request_id,
-                    slug="service-unavailable",
-                    detail="the database is unavailable; retry shortly",
-                )
-            elif is_invalid_data(exc):  # e.g. a NUL character PostgreSQL refuses: bad input
-                status_holder["status"] = 422
-                await _send_problem(
-                    send,
-                    422,
-                    path,
-                    request_id,
-                    slug="validation-error",
-                    detail="a value cannot be stored (NUL character, or out of range)",
-                    extra={
-                        "errors": [{"loc": [], "message": "invalid value", "type": "value_error"}]
-                    },
-                )
-            else:
+            fault = database_fault(exc)
+            if fault is None:
                 error_log.exception("unhandled error in middleware")
                 status_holder["status"] = 500
                 await _send_problem(
-                    send, 500, path, request_id, slug="internal-error", detail="internal error"
+                    send, 500, path, request_id, slug="internal-error", detail=M.internal_error
+                )
+            else:
+                status_holder["status"] = fault.status
+                await _send_problem(
+                    send,
+                    fault.status,
+                    path,
+                    request_id,
+                    fault.headers,
+                    slug=fault.slug,
+                    detail=fault.detail,
+                    extra=fault.extra or None,
                 )
         finally:
             request_id_var.reset(token)

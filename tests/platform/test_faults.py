@@ -333,3 +333,51 @@ async def test_cancelled_atomic_batch_is_all_or_nothing(
     sent = await _raw_call(app, token, body, chunks=3, disconnect_after=None)
     assert sent[0]["status"] == 200, sent
     assert await _records(raw_db) == total
+
+
+# --- a deadlock between concurrent writers ----------------------------------------------------
+
+
+async def test_a_deadlock_is_a_retryable_503_not_a_500(
+    database_url: str, tmp_path: Path, raw_db: Any
+) -> None:
+    """PostgreSQL breaks a deadlock by rolling one transaction back (40P01): nothing of
+    that request was saved and sending it again succeeds, so it answers 503 with
+    Retry-After, as a database that is briefly unavailable does."""
+    table = f"deadlock_probe_{secrets.token_hex(4)}"
+    await raw_db.execute(f"CREATE TABLE {table} (id int PRIMARY KEY)")
+    await raw_db.execute(f"INSERT INTO {table} VALUES (1), (2)")
+    application = create_app(_settings(database_url, tmp_path))
+    first_locked = asyncio.Event()
+
+    async def crossing(session: SessionDep) -> dict[str, bool]:
+        await session.execute(text(f"UPDATE {table} SET id = id WHERE id = 1"))
+        first_locked.set()
+        await session.execute(text(f"UPDATE {table} SET id = id WHERE id = 2"))
+        return {"saved": True}
+
+    application.router.add_api_route("/_test/crossing", crossing, methods=["POST"])
+    other = await asyncpg.connect(**plain_dsn(database_url))
+    try:
+        async with application.router.lifespan_context(application):
+            token = await _admin_token(application)
+            async with _client(application, token) as api:
+                tx = other.transaction()
+                await tx.start()
+                # This side waits longer before checking for a deadlock: the request's
+                # transaction is the one PostgreSQL rolls back.
+                await other.execute("SET LOCAL deadlock_timeout = '10s'")
+                await other.execute(f"UPDATE {table} SET id = id WHERE id = 2")
+                request = asyncio.create_task(api.post("/_test/crossing"))
+                await first_locked.wait()
+                await asyncio.sleep(0.2)
+                await other.execute(f"UPDATE {table} SET id = id WHERE id = 1")
+                await tx.commit()
+                r = await request
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith(PROBLEM)
+        assert r.headers["retry-after"] == "1"
+        assert "retry" in r.json()["detail"]
+    finally:
+        await other.close()
+        await raw_db.execute(f"DROP TABLE {table}")
