@@ -237,6 +237,11 @@ async def fetch_page(
     """
     keys = [kept._generate_cache_key(), *(c._generate_cache_key() for c in conditions)]
     rider: Rider | None = session.info.get(RIDER)
+    if rider is not None:
+        # The rider's column has bound values of its own (not all among ``params``): they
+        # are put in by name like the conditions'. Without it the shape never compiled
+        # and every page of a cached caller took the slow path (bench/run.py, py-spy).
+        keys.append(rider.column._generate_cache_key())
     entry: Any = False
     if all(key is not None for key in keys):
         complete = (shape, rider.column if rider else None, *(key.key for key in keys))
@@ -256,7 +261,8 @@ async def fetch_page(
     values = {**params, **(rider.params if rider else {})}
     for key, key_names in zip(keys, names, strict=True):
         for bound, name in zip(key.bindparams, key_names, strict=True):
-            values[name] = bound.effective_value
+            if not bound.required:  # one given no value here gets it from ``params``
+                values[name] = bound.effective_value
     rows = await _run_compiled(
         session, compiled, compiled.construct_params(values, escape_names=False)
     )

@@ -245,12 +245,14 @@ async def check_collision_budget(session: AsyncSession, principal: Principal, li
 async def nik_collision(
     session: AsyncSession, principal: Principal, holder: uuid.UUID, note: str
 ) -> NoReturn:
-    """The same 409 wherever the holder lives, whose audit entry (the holder's id, never
-    the NIK) outlives the refused change: written after its rollback, at once (the next
-    claim of a sync push counts it), and committed with the request or the push."""
-    conflict = Conflict(NIK_TAKEN)
+    """The same 409 wherever the holder lives, with an audit entry (the holder's id, never
+    the NIK) that outlives the refusal. A request commits it at once, with nothing else
+    pending and the caller's claim lock held until then (parallel claims count exactly).
+    Inside a savepoint (a sync push's mutation) the earlier mutations are pending: the
+    entry is written after the savepoint's rollback, in the push's own transaction."""
 
     async def record(session: AsyncSession) -> None:
+        await repository.lock_collisions(session, principal.id)
         await audit.record(
             session,
             principal,
@@ -262,7 +264,12 @@ async def nik_collision(
             at_once=True,
         )
 
-    conflict.after_rollback = record
+    conflict = Conflict(NIK_TAKEN)
+    if session.in_nested_transaction():
+        conflict.after_rollback = record
+    else:
+        await record(session)
+        await session.commit()
     raise conflict
 
 

@@ -258,8 +258,10 @@ async def test_database_restart_recovers_without_pre_ping(
     url = f"{API}/communities/{world['community_id']}"
     assert (await admin.get(url)).status_code == 200
     await raw_db.execute(
+        # Only this run's database: other runs may share the server.
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = 'berdaya' AND pid <> pg_backend_pid()"
+        "WHERE application_name = 'berdaya' AND datname = current_database() "
+        "AND pid <> pg_backend_pid()"
     )
     first = await admin.get(url)
     assert first.status_code in (200, 503), first.text
