@@ -78,7 +78,8 @@ ERRORS = {
     422: "invalid input; `errors[]` names each field (`loc`) and why",
     428: "a conditional header is required (`If-Match`, or `If-None-Match: *` to create)",
     429: "too many requests; wait for `Retry-After`",
-    503: "the database is unavailable; retry after `Retry-After`",
+    503: "the database is unavailable, or broke a deadlock with another writer (nothing "
+    "was saved); retry after `Retry-After`",
 }
 
 

@@ -27,7 +27,8 @@ from app.communities.models import Community
 from app.communities.schemas import CommunityRead
 
 ALGORITHM = "HS256"
-engine = create_engine(os.environ.get("PEER_DSN", "postgresql+psycopg://"), pool_size=20)
+# The template's engine: SQLAlchemy's default pool (5 connections, 10 more on demand).
+engine = create_engine(os.environ.get("PEER_DSN", "postgresql+psycopg://"))
 bearer = OAuth2PasswordBearer(tokenUrl="/login/access-token")
 app = FastAPI()
 

@@ -238,11 +238,20 @@ def loads(prefix: str, inputs: dict[str, Any], limit: int) -> dict[str, Load]:
     }
 
 
-def peer_token(user_id: str, secret: str) -> str:
-    """A bearer token the template-style peer (bench/peer.py) accepts for ``user_id``."""
+def start_template_peer(
+    database_url: str, inputs: dict[str, Any]
+) -> tuple[Any, str, dict[str, str]]:
+    """The template-style peer (bench/peer.py), one worker, started for its scenario
+    only (its pool's connections would crowd the server's 100 in the next ones); its
+    process, base URL and the admin's bearer header it accepts."""
     from jose import jwt
 
-    return str(jwt.encode({"sub": user_id}, secret, algorithm="HS256"))
+    secret, port = secrets.token_urlsafe(32), free_port()
+    peer = start_peer(plain_dsn(database_url), secret, port, 1)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base, "/ping")
+    bearer = jwt.encode({"sub": inputs["admin_id"]}, secret, algorithm="HS256")
+    return peer, base, {"Authorization": f"Bearer {bearer}"}
 
 
 def with_headers(load: Load, headers: dict[str, str] | None) -> Load:
@@ -331,17 +340,13 @@ def main() -> None:
     batch: dict[str, list[float]] = {}
     rss: list[tuple[float, float]] = []
     for workers in args.workers:
-        fport, bport, pport = free_port(), free_port(), free_port()
+        fport, bport = free_port(), free_port()
         floor = start_floor(plain_dsn(database_url), fport, workers)
         server = start_berdaya(data_dir, database_url, bport, workers)
-        peer_secret = secrets.token_urlsafe(32)
-        peer = start_peer(plain_dsn(database_url), peer_secret, pport, workers)
         fbase, bbase = f"http://127.0.0.1:{fport}", f"http://127.0.0.1:{bport}"
-        pbase = f"http://127.0.0.1:{pport}"
         run: dict[str, Any] = {}
         try:
             wait_ready(fbase, "/ping")
-            wait_ready(pbase, "/ping")
             wait_ready(bbase)
             bearer = token(bbase, info["admin_password"])
             if fixtures is None:
@@ -368,16 +373,17 @@ def main() -> None:
                 pair = {}
                 opened = {}
                 contenders = [("floor", fbase, floor_loads[name]), ("berdaya", bbase, berdaya_load)]
-                if name == "community":  # the template-style peer serves this one
-                    peer_auth = {
-                        "Authorization": f"Bearer {peer_token(inputs['admin_id'], peer_secret)}"
-                    }
+                peer = None
+                if name == "community" and workers == 1:  # the template-style peer too
+                    peer, pbase, peer_auth = start_template_peer(database_url, inputs)
                     contenders.append(("peer", pbase, with_headers(floor_loads[name], peer_auth)))
                 for who, base, load in contenders:
                     drive(base, load, warmup, args.connections, prefer_wrk=prefer_wrk)
                     before = sessions(database_url)
                     pair[who] = drive(base, load, seconds, args.connections, prefer_wrk=prefer_wrk)
                     opened[who] = sessions(database_url, settle=1.5) - before - 1
+                if peer is not None:  # its connections closed before the next scenario
+                    stop(peer)
                 run[name] = {k: asdict(v) for k, v in pair.items()}
                 run[name]["sessions_opened"] = opened
                 peer_text = f" | peer{fmt(pair['peer'])}" if "peer" in pair else ""
@@ -448,7 +454,6 @@ def main() -> None:
         finally:
             stop(server)
             stop(floor)
-            stop(peer)
         results["runs"][str(workers)] = run
     results["batch_seconds"] = batch
     results["rss_mb"] = rss

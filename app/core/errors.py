@@ -404,7 +404,7 @@ _STATUS_DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input; `errors` names each field",
     429: "Too many requests; see Retry-After",
-    503: "Database unavailable; retry after Retry-After",
+    503: "Database unavailable, or a deadlock broken (nothing saved); retry after Retry-After",
 }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep, SessionDep
 from app.auth.policy import DELETE, READ, WRITE, authorize
@@ -21,6 +22,7 @@ from app.webhooks.schemas import (
     DeliveryRead,
     EndpointCreate,
     EndpointRead,
+    EndpointRotate,
     EndpointSecret,
     EndpointUpdate,
     ReplayRequest,
@@ -165,10 +167,11 @@ async def delete_endpoint(
     name="webhook-endpoints-rotate-secret",
     response_model=EndpointSecret,
     summary="Rotate the signing secret (the old one signs too for 24 h)",
-    description=WHO + " Answers the new secret once. For 24 hours every delivery carries "
-    "two signatures in `webhook-signature` (new and old secret), so the receiver can switch "
-    "secrets without losing a delivery.",
-    responses=problem_responses(401, 403, 404),
+    description=WHO + " Answers the new secret once. For 24 hours (or `overlap_seconds`) "
+    "every delivery carries two signatures in `webhook-signature` (new and old secret), so "
+    "the receiver can switch secrets without losing a delivery; `overlap_seconds: 0` ends "
+    "the old secret at once (a leaked one). The body is optional.",
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def rotate_secret(
     request: Request,
@@ -176,9 +179,15 @@ async def rotate_secret(
     principal: PrincipalDep,
     personal: PersonalDep,
     endpoint_id: uuid.UUID,
+    body: Annotated[EndpointRotate | None, Body()] = None,
 ) -> Response:
     entity = await _endpoint(session, principal, endpoint_id, WRITE)
-    secret = await service.rotate_secret(session, principal, entity, personal.cipher)
+    overlap = (
+        service.ROTATION_OVERLAP
+        if body is None or body.overlap_seconds is None
+        else timedelta(seconds=body.overlap_seconds)
+    )
+    secret = await service.rotate_secret(session, principal, entity, personal.cipher, overlap)
     return model_response(
         request,
         EndpointSecret.model_validate({**_read(entity).model_dump(), "secret": secret}),

@@ -131,7 +131,17 @@ class EndpointSecret(EndpointRead):
 
 
 class EndpointRotate(InputModel):
-    pass
+    overlap_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 3600,
+        description=(
+            "How long the old secret keeps signing beside the new one; 0 ends it at once "
+            "(a leaked secret: deliveries from now on verify with the new secret only). "
+            "Default: 24 hours."
+        ),
+        examples=[0],
+    )
 
 
 class DeliveryAttempt(BaseModel):

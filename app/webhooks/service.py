@@ -122,12 +122,21 @@ async def update_endpoint(
 
 
 async def rotate_secret(
-    session: AsyncSession, principal: Principal, entity: WebhookEndpoint, cipher: PiiCipher
+    session: AsyncSession,
+    principal: Principal,
+    entity: WebhookEndpoint,
+    cipher: PiiCipher,
+    overlap: timedelta = ROTATION_OVERLAP,
 ) -> str:
-    """A new secret; the current one keeps signing (beside it) for 24 hours."""
+    """A new secret; the current one keeps signing (beside it) for ``overlap`` (24 hours
+    by default; none: it is forgotten at once)."""
     secret = signing.new_secret()
-    entity.previous_secret_encrypted = entity.secret_encrypted
-    entity.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    if overlap > timedelta(0):
+        entity.previous_secret_encrypted = entity.secret_encrypted
+        entity.previous_secret_expires_at = utcnow() + overlap
+    else:
+        entity.previous_secret_encrypted = None
+        entity.previous_secret_expires_at = None
     entity.secret_encrypted = signing.seal(cipher, secret)
     touch(entity)
     await session.flush()

@@ -263,6 +263,34 @@ async def test_ping_and_rotation_overlap(
     assert len(receiver.received[1].headers["webhook-signature"].split(" ")) == 1
 
 
+async def test_an_immediate_rotation_ends_the_old_secret_at_once(
+    admin: httpx.AsyncClient,
+    receiver: Receiver,
+    make_dispatcher: MakeDispatcher,
+    raw_db: asyncpg.Pool,
+) -> None:
+    """A leaked secret: ``overlap_seconds: 0`` leaves only the new one signing."""
+    endpoint = await register(admin, receiver.url)
+    old = endpoint["secret"]
+    url = f"{ENDPOINTS}/{endpoint['id']}/rotate-secret"
+    assert_problem(await admin.post(url, json={"overlap_seconds": -1}), 422)
+    assert_problem(await admin.post(url, json={"overlap_seconds": 86401}), 422)
+    r = await admin.post(url, json={"overlap_seconds": 0})
+    assert r.status_code == 200, r.text
+    new = r.json()["secret"]
+    assert new != old and r.json()["previous_secret_expires_at"] is None
+    receiver.secrets = [new, old]
+    await admin.post(f"{ENDPOINTS}/{endpoint['id']}/test")
+    await drain(make_dispatcher(), raw_db)
+    [got] = receiver.received
+    assert got.verified_with == [0]  # the old secret verifies nothing any more
+    assert len(got.headers["webhook-signature"].split(" ")) == 1
+    # A shorter overlap than the default is kept as asked.
+    r = await admin.post(url, json={"overlap_seconds": 600})
+    expires = datetime.fromisoformat(r.json()["previous_secret_expires_at"])
+    assert timedelta(minutes=9) < expires - datetime.now(UTC) <= timedelta(minutes=10)
+
+
 def test_retry_schedule_has_jitter_and_ends() -> None:
     for attempt, base in enumerate(RETRY_DELAYS_SECONDS, start=1):
         delays = {retry_delay(attempt) for _ in range(50)}
