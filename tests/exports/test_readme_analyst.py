@@ -13,6 +13,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,25 @@ def test_the_examples_are_found_and_pass_the_token_as_headers() -> None:
     assert any("frictionless.validate" in b for b in blocks)
 
 
+ABORT_AT_EXIT = b"terminate called without an active exception"
+
+
+async def run_example(
+    python: str, code: str, folder: Path, env: dict[str, str]
+) -> tuple[int | None, bytes, bytes]:
+    process = await asyncio.create_subprocess_exec(
+        python,
+        "-c",
+        code,
+        cwd=folder,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    return process.returncode, out, err
+
+
 async def test_readme_analyst_examples_run_as_written(
     app: Any,
     admin: Any,
@@ -110,17 +130,13 @@ async def test_readme_analyst_examples_run_as_written(
             python = await asyncio.to_thread(interpreter, imports(code))
             folder = tmp_path / f"example-{n}"
             await asyncio.to_thread(folder.mkdir)
-            process = await asyncio.create_subprocess_exec(
-                python,
-                "-c",
-                code,
-                cwd=folder,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(process.communicate(), timeout=300)
-            assert process.returncode == 0, (source.name, n, python, err.decode()[-3000:])
+            returncode, out, err = await run_example(python, code, folder, env)
+            if returncode == -signal.SIGABRT and ABORT_AT_EXIT in err:
+                # pyarrow's thread pool once aborted the interpreter at exit in CI (C++
+                # "terminate called without an active exception", not reproduced in 7
+                # runs since): the example runs once more, and must then succeed.
+                returncode, out, err = await run_example(python, code, folder, env)
+            assert returncode == 0, (source.name, n, python, err.decode()[-3000:])
             printed = out.decode()
             if "import pandas" in code:
                 assert "person_key" in printed and "age_band" in printed, printed
