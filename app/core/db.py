@@ -33,7 +33,7 @@ from sqlalchemy.sql.expression import (
 
 from app.core.config import Settings
 from app.core.deferred import DeferringSession, has_deferred
-from app.core.errors import AppError, is_database_unavailable
+from app.core.errors import is_database_unavailable
 from app.core.fastpath import confirm_rider
 
 log = logging.getLogger("berdaya.db")
@@ -230,10 +230,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.invalidate()
                 raise
             await session.rollback()
-            record = exc.after_rollback if isinstance(exc, AppError) else None
-            if record is not None:
-                await record(session)
-                await session.commit()
             await confirm_rider(session)
             raise
         else:

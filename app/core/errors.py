@@ -93,8 +93,8 @@ class AppError(Exception):
     status: int = 500
     slug: str = "internal-error"
     # A record the refusal must leave although the change it refuses is rolled back (a
-    # NIK collision's audit entry): written, in the request's transaction, after the
-    # rollback (app.core.db.get_session) or after a sync mutation's savepoint rollback.
+    # NIK collision's audit entry inside a sync push): the push writes it in its own
+    # transaction after rolling back the mutation's savepoint (app.sync.service._apply).
     after_rollback: Callable[[Any], Awaitable[None]] | None = None
 
     def __init__(
